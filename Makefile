@@ -1,0 +1,40 @@
+# sendfile-otel: build, test and demo targets. `make help` lists them.
+
+GO        ?= go
+BUILD_DIR ?= build
+BINARY    := $(BUILD_DIR)/sendfile-otel
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+
+.PHONY: help generate generate-check build callers test test-unit vet demo bench vmtest clean
+
+help: ## List the targets.
+	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+generate: ## Rebuild the BPF objects and their Go bindings with clang and bpf2go.
+	cd bpf && $(GO) generate ./...
+
+generate-check: generate ## Fail when the committed BPF objects differ from a fresh build.
+	@git diff --exit-code --stat -- bpf/ || { echo "bpf/: generated files are stale: run 'make generate' and commit the result" >&2; exit 1; }
+
+build: ## Build the agent as a static binary in build/.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/sendfile-otel
+
+callers: ## Build the 32-bit test callers of test/callers into build/callers.
+	@mkdir -p $(BUILD_DIR)/callers
+	gcc -m32 -static -O2 -o $(BUILD_DIR)/callers/sendfile_i386 test/callers/sendfile_i386.c
+	gcc -m32 -static -O2 -D_FILE_OFFSET_BITS=64 -o $(BUILD_DIR)/callers/sendfile_i386_lfs test/callers/sendfile_i386_lfs.c
+	gcc -static -no-pie -O2 -o $(BUILD_DIR)/callers/int80 test/callers/int80.c
+
+vet: ## Run go vet on every module.
+	$(GO) vet ./...
+	GOARCH=arm64 $(GO) vet ./bpf/
+
+test: vet ## Run every test; the privileged ones need root.
+	$(GO) test -count=1 ./...
+
+test-unit: ## Run the tests that need neither root nor a kernel feature.
+	$(GO) test -count=1 -short ./...
+
+clean: ## Remove build output.
+	rm -rf $(BUILD_DIR)

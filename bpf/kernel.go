@@ -1,0 +1,125 @@
+//go:build linux
+
+package bpf
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
+)
+
+// kernelHasFunction reports whether the running kernel has a function of
+// that name, from its BTF or, without BTF, from /proc/kallsyms.
+func kernelHasFunction(name string) bool {
+	if spec, err := btf.LoadKernelSpec(); err == nil {
+		var fn *btf.Func
+		return spec.TypeByName(name, &fn) == nil
+	}
+	return kallsyms()[name]
+}
+
+var kallsyms = sync.OnceValue(func() map[string]bool {
+	syms := map[string]bool{}
+	f, err := os.Open("/proc/kallsyms")
+	if err != nil {
+		return syms
+	}
+	defer f.Close()
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		// Lines read "address type name [module]".
+		fields := strings.Fields(scanner.Text())
+		if len(fields) >= 3 && (fields[1] == "T" || fields[1] == "t") {
+			syms[fields[2]] = true
+		}
+	}
+	return syms
+})
+
+// ensureTracefs mounts tracefs at path when neither it nor the debugfs copy
+// is mounted. Tracepoints and tracefs-based kprobes need it.
+func ensureTracefs(path string, log *slog.Logger) error {
+	for _, dir := range []string{path, "/sys/kernel/debug/tracing"} {
+		if _, err := os.Stat(dir + "/events"); err == nil {
+			return nil
+		}
+	}
+	if err := unix.Mount("tracefs", path, "tracefs", 0, ""); err != nil {
+		return fmt.Errorf("tracefs is not mounted and mounting it at %s failed: %w; run `mount -t tracefs tracefs %s` as root, or bind-mount the host's into the container", path, err, path)
+	}
+	log.Info("mounted tracefs", "path", path)
+	return nil
+}
+
+// TracefsMounted reports where tracefs is mounted, or "" when it is not.
+func TracefsMounted(path string) string {
+	for _, dir := range []string{path, "/sys/kernel/debug/tracing"} {
+		if _, err := os.Stat(dir + "/events"); err == nil {
+			return dir
+		}
+	}
+	return ""
+}
+
+// KernelBTF reports whether the kernel exposes its BTF, which CO-RE and
+// fentry need.
+func KernelBTF() error {
+	_, err := btf.LoadKernelSpec()
+	if errors.Is(err, btf.ErrNotSupported) {
+		return fmt.Errorf("kernel BTF not found at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF): %w", err)
+	}
+	return err
+}
+
+// preflight checks what a mode needs before anything loads, so that a
+// missing feature is reported by name rather than by a low-level errno.
+func preflight(opts Options, mode Mode, log *slog.Logger) error {
+	switch mode {
+	case Tracepoint:
+		return ensureTracefs(opts.TracefsPath, log)
+	case Kprobe:
+		// A kretprobe with a maxactive is created through tracefs.
+		if err := ensureTracefs(opts.TracefsPath, log); err != nil {
+			log.Warn("tracefs unavailable, kretprobes keep the kernel's default maxactive", "error", err)
+		}
+		if !kprobesAvailable(opts.TracefsPath) {
+			return errors.New("the kernel has no kprobes (built without CONFIG_KPROBES: neither the kprobe PMU nor tracefs kprobe_events exists)")
+		}
+	case Fentry:
+		if err := KernelBTF(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func kprobesAvailable(tracefs string) bool {
+	for _, path := range []string{
+		"/sys/bus/event_source/devices/kprobe/type",
+		tracefs + "/kprobe_events",
+		"/sys/kernel/debug/tracing/kprobe_events",
+	} {
+		if _, err := os.Stat(path); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// loadError explains a failed load in terms of the mode.
+func loadError(mode Mode, err error) error {
+	if errors.Is(err, unix.EPERM) {
+		if mode == Fentry {
+			return fmt.Errorf("the kernel refused to load fentry/fexit programs (EPERM; tracing programs can be blocked by kernel lockdown, a security module or a kernel built without the BPF trampoline): %w", err)
+		}
+		return fmt.Errorf("the kernel refused to load %s programs (EPERM: run as root or with CAP_BPF and CAP_PERFMON): %w", mode, err)
+	}
+	return fmt.Errorf("loading %s programs: %w", mode, verifierSummary(err))
+}

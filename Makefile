@@ -6,7 +6,7 @@ BINARY    := $(BUILD_DIR)/sendfile-otel
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: help generate generate-check build callers test test-unit vet demo bench vmtest clean
+.PHONY: help generate generate-check build callers test test-unit vet jaeger demo bench vmtest clean
 
 help: ## List the targets.
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,14 @@ test: vet ## Run every test; the privileged ones need root.
 
 test-unit: ## Run the tests that need neither root nor a kernel feature.
 	$(GO) test -count=1 -short ./...
+
+jaeger: ## Build the local Jaeger from deploy/local (cached outside the repository).
+	deploy/local/build-jaeger.sh >/dev/null
+
+demo: build ## Build the agent and a local Jaeger, trace real downloads for DEMO_SECONDS (default 20), print a report; needs root.
+	@echo "== building Jaeger v1.75.0 from source (about 5 minutes the first time, cached after)"
+	@jaeger=$$(deploy/local/build-jaeger.sh | tail -n 1) && \
+		$(GO) run ./internal/demo -agent $(BINARY) -jaeger "$$jaeger"
 
 clean: ## Remove build output.
 	rm -rf $(BUILD_DIR)

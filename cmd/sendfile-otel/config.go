@@ -1,0 +1,221 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sendfile-otel/sendfile-otel/bpf"
+)
+
+// envPrefix starts the environment twin of every flag: --min-bytes is
+// SENDFILE_OTEL_MIN_BYTES. A flag given on the command line wins.
+const envPrefix = "SENDFILE_OTEL_"
+
+// config is everything the command line and the environment set.
+type config struct {
+	probe           string
+	compat          string
+	spans           bool
+	pids            string
+	uids            string
+	comms           string
+	cgroups         string
+	minBytes        int64
+	errorsOnly      bool
+	ringBufferBytes uint
+	flushInterval   time.Duration
+	maxInflight     uint
+	passwdFile      string
+	tracefs         string
+	shutdownTimeout time.Duration
+	maxUserSeries   int
+	logLevel        string
+	logFormat       string
+}
+
+// newFlagSet defines the flags of run and check on cfg.
+func newFlagSet(name string, cfg *config, output io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&cfg.probe, "probe", "auto", "attach mode: auto, fentry, kprobe or tracepoint (auto tries them in that order)")
+	fs.StringVar(&cfg.compat, "compat", "auto", "trace i386 compat calls (sendfile32 and the i386 sendfile64): auto, on or off")
+	fs.BoolVar(&cfg.spans, "spans", true, "make a span per call; false keeps only the per-user metrics, at the lowest cost")
+	fs.StringVar(&cfg.pids, "pid", "", "comma-separated process ids whose calls become spans (default all)")
+	fs.StringVar(&cfg.uids, "uid", "", "comma-separated real user ids whose calls become spans (default all)")
+	fs.StringVar(&cfg.comms, "comm", "", "comma-separated thread names (up to 15 bytes each) whose calls become spans (default all)")
+	fs.StringVar(&cfg.cgroups, "cgroup", "", "comma-separated cgroup v2 directories (under /sys/fs/cgroup) whose tasks' calls become spans; descendants are not included (default all)")
+	fs.Int64Var(&cfg.minBytes, "min-bytes", 0, "skip spans for successful calls that moved fewer bytes (failed calls are kept)")
+	fs.BoolVar(&cfg.errorsOnly, "errors-only", false, "make spans for failed calls only")
+	fs.UintVar(&cfg.ringBufferBytes, "ring-buffer-size", 4<<20, "size in bytes of the kernel's event ring buffer, a power of two")
+	fs.DurationVar(&cfg.flushInterval, "flush-interval", 100*time.Millisecond, "longest time an event waits in the ring buffer before it is read")
+	fs.UintVar(&cfg.maxInflight, "max-inflight", 16384, "calls tracked between enter and exit at once")
+	fs.StringVar(&cfg.passwdFile, "passwd-file", "/etc/passwd", "passwd file that maps user ids to names (in a container, mount the host's)")
+	fs.StringVar(&cfg.tracefs, "tracefs", "/sys/kernel/tracing", "where tracefs is mounted, or is mounted when missing")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 5*time.Second, "longest time to flush spans and metrics after SIGINT or SIGTERM")
+	fs.IntVar(&cfg.maxUserSeries, "max-user-series", 2000, "most metric series per instrument; more users go to the SDK's overflow series")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	return fs
+}
+
+// envName returns the environment twin of a flag.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseArgs parses the command line, then fills every flag not given there
+// from its environment twin.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		value, ok := os.LookupEnv(envName(f.Name))
+		if !ok {
+			return
+		}
+		if err := fs.Set(f.Name, value); err != nil {
+			errs = append(errs, fmt.Errorf("invalid %s %q: %w", envName(f.Name), value, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// probeOptions turns the configuration into options for bpf.Open.
+func (c *config) probeOptions(sampleRatio float64, logger *slog.Logger) (bpf.Options, error) {
+	mode, err := bpf.ParseMode(c.probe)
+	if err != nil {
+		return bpf.Options{}, fmt.Errorf("--probe: %w", err)
+	}
+	compat, err := bpf.ParseCompat(c.compat)
+	if err != nil {
+		return bpf.Options{}, fmt.Errorf("--compat: %w", err)
+	}
+	if c.ringBufferBytes > 1<<30 {
+		return bpf.Options{}, fmt.Errorf("invalid --ring-buffer-size %d: want at most 1 GiB", c.ringBufferBytes)
+	}
+	if c.maxInflight == 0 || c.maxInflight > 1<<24 {
+		return bpf.Options{}, fmt.Errorf("invalid --max-inflight %d: want 1 to %d", c.maxInflight, 1<<24)
+	}
+	if c.minBytes < 0 {
+		return bpf.Options{}, fmt.Errorf("invalid --min-bytes %d: want 0 or more", c.minBytes)
+	}
+	if c.flushInterval < time.Millisecond || c.flushInterval > time.Minute {
+		return bpf.Options{}, fmt.Errorf("invalid --flush-interval %s: want 1ms to 1m", c.flushInterval)
+	}
+
+	filter := bpf.Filter{
+		MinBytes:       c.minBytes,
+		ErrorsOnly:     c.errorsOnly,
+		SampleRatio:    sampleRatio,
+		SampleRatioSet: true,
+	}
+	if filter.TGIDs, err = parseIDs("--pid", c.pids); err != nil {
+		return bpf.Options{}, err
+	}
+	if filter.UIDs, err = parseIDs("--uid", c.uids); err != nil {
+		return bpf.Options{}, err
+	}
+	for _, comm := range splitList(c.comms) {
+		filter.Comms = append(filter.Comms, comm)
+	}
+	for _, dir := range splitList(c.cgroups) {
+		id, err := cgroupID(dir)
+		if err != nil {
+			return bpf.Options{}, fmt.Errorf("--cgroup: %w", err)
+		}
+		filter.CgroupIDs = append(filter.CgroupIDs, id)
+	}
+
+	return bpf.Options{
+		Mode:            mode,
+		Compat:          compat,
+		NoSpans:         !c.spans,
+		Filter:          filter,
+		RingBufferBytes: uint32(c.ringBufferBytes),
+		FlushInterval:   c.flushInterval,
+		MaxInflight:     uint32(c.maxInflight),
+		TracefsPath:     c.tracefs,
+		Logger:          logger.With("component", "bpf"),
+	}, nil
+}
+
+func splitList(value string) []string {
+	var out []string
+	for _, item := range strings.Split(value, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func parseIDs(flagName, value string) ([]uint32, error) {
+	var ids []uint32
+	for _, item := range splitList(value) {
+		id, err := strconv.ParseUint(item, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("invalid %s value %q: want a comma-separated list of numbers", flagName, item)
+		}
+		ids = append(ids, uint32(id))
+	}
+	return ids, nil
+}
+
+// cgroupID returns the cgroup v2 id of a cgroup directory: its inode number,
+// which is what bpf_get_current_cgroup_id reports. A path relative to the
+// cgroup root is taken under /sys/fs/cgroup.
+func cgroupID(dir string) (uint64, error) {
+	if !strings.HasPrefix(dir, "/") {
+		dir = "/sys/fs/cgroup/" + dir
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	if st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return 0, fmt.Errorf("cgroup %s is not on a cgroup v2 file system", dir)
+	}
+	var stat unix.Stat_t
+	if err := unix.Stat(dir, &stat); err != nil {
+		return 0, fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	return stat.Ino, nil
+}
+
+// newLogger builds the process logger from --log-level and --log-format.
+func newLogger(level, format string, output io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(output, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(output, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid --log-format %q: want text or json", format)
+}

@@ -1,0 +1,89 @@
+//go:build linux
+
+// Command sendfile-otel traces every sendfile call on the host with eBPF and
+// exports each call as an OpenTelemetry span and per-user byte counters as
+// OpenTelemetry metrics, over OTLP.
+//
+//	sendfile-otel [run] [flags]   run until SIGINT or SIGTERM
+//	sendfile-otel check [flags]   report what this kernel offers
+//	sendfile-otel version         print the version
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `Usage:
+  sendfile-otel [run] [flags]   trace sendfile calls and export spans and metrics
+  sendfile-otel check [flags]   report what this kernel offers and which mode auto takes
+  sendfile-otel version         print the version
+
+Every flag has an environment twin: --min-bytes is SENDFILE_OTEL_MIN_BYTES.
+A flag on the command line wins over its twin. The standard OTEL_* variables
+set the exporters, the endpoint, the sampler and the resource.
+
+Flags of run and check:
+`
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runMain runs one subcommand and returns the exit status.
+func runMain(args []string, stdout, stderr io.Writer) int {
+	command := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		command, args = args[0], args[1:]
+	}
+
+	var cfg config
+	fs := newFlagSet("sendfile-otel "+command, &cfg, stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+
+	switch command {
+	case "version":
+		fmt.Fprintf(stdout, "sendfile-otel %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "help":
+		fs.Usage()
+		return 0
+	case "run", "check":
+	default:
+		fmt.Fprintf(stderr, "sendfile-otel: unknown command %q: want run, check or version\n", command)
+		return 2
+	}
+
+	if err := parseArgs(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "sendfile-otel: %v\n", err)
+		return 2
+	}
+	logger, err := newLogger(cfg.logLevel, cfg.logFormat, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "sendfile-otel: %v\n", err)
+		return 2
+	}
+
+	if command == "check" {
+		return check(&cfg, stdout, logger)
+	}
+	if err := run(&cfg, logger); err != nil {
+		logger.Error("sendfile-otel stopped", "error", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,204 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/sendfile-otel/sendfile-otel/bpf"
+	"github.com/sendfile-otel/sendfile-otel/internal/telemetry"
+	"github.com/sendfile-otel/sendfile-otel/otelbridge"
+	"github.com/sendfile-otel/sendfile-otel/semconv"
+)
+
+// Span pipeline sizes. The batch processor blocks when its queue is full,
+// so a slow collector backs up into the kernel ring buffer, where every
+// dropped event is counted, instead of being dropped here uncounted.
+const (
+	spanQueueSize    = 16384
+	spanExportBatch  = 2048
+	readErrorBackoff = 10 * time.Millisecond
+	spanBatchTimeout = time.Second
+)
+
+// run traces until SIGINT or SIGTERM, then flushes within the shutdown timeout.
+func run(cfg *config, logger *slog.Logger) error {
+	if err := telemetry.CheckEnv(); err != nil {
+		return err
+	}
+	tracesKind, err := telemetry.ExporterKind("OTEL_TRACES_EXPORTER")
+	if err != nil {
+		return err
+	}
+	metricsKind, err := telemetry.ExporterKind("OTEL_METRICS_EXPORTER")
+	if err != nil {
+		return err
+	}
+	sampling, err := telemetry.SamplingFromEnv()
+	if err != nil {
+		return err
+	}
+	if cfg.shutdownTimeout <= 0 {
+		return fmt.Errorf("invalid --shutdown-timeout %s: want a positive duration", cfg.shutdownTimeout)
+	}
+	if cfg.maxUserSeries <= 0 {
+		return fmt.Errorf("invalid --max-user-series %d: want a positive number", cfg.maxUserSeries)
+	}
+	if tracesKind == telemetry.ExporterNone && cfg.spans {
+		logger.Info("OTEL_TRACES_EXPORTER=none: span events are turned off in the kernel")
+		cfg.spans = false
+	}
+
+	opts, err := cfg.probeOptions(sampling.Ratio, logger)
+	if err != nil {
+		return err
+	}
+	probe, err := bpf.Open(opts)
+	if err != nil {
+		return fmt.Errorf("%w (run `sendfile-otel check` to see what this kernel offers)", err)
+	}
+	defer probe.Close()
+
+	ctx := context.Background()
+	res, err := telemetry.Resource(ctx, version, semconv.SendfileProbe(string(probe.Mode())))
+	if err != nil {
+		return err
+	}
+
+	var tracerProvider *sdktrace.TracerProvider
+	var spanExporter sdktrace.SpanExporter
+	if cfg.spans {
+		if spanExporter, err = telemetry.SpanExporter(ctx, tracesKind); err != nil {
+			return err
+		}
+		// Sampling already happened in the kernel: keep every span that arrives.
+		tracerProvider = sdktrace.NewTracerProvider(
+			sdktrace.WithResource(res),
+			sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		)
+	}
+
+	var meterProvider *sdkmetric.MeterProvider
+	if metricsKind != telemetry.ExporterNone {
+		metricExporter, err := telemetry.MetricExporter(ctx, metricsKind)
+		if err != nil {
+			return err
+		}
+		meterProvider = sdkmetric.NewMeterProvider(
+			sdkmetric.WithResource(res),
+			sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricExporter)),
+			sdkmetric.WithCardinalityLimit(cfg.maxUserSeries),
+		)
+	}
+
+	bridgeConfig := otelbridge.Config{
+		Source: probe,
+		Users:  otelbridge.NewUsers(cfg.passwdFile, logger),
+		Logger: logger.With("component", "otelbridge"),
+	}
+	if tracerProvider != nil {
+		bridgeConfig.TracerProvider = tracerProvider
+	}
+	if meterProvider != nil {
+		bridgeConfig.MeterProvider = meterProvider
+	}
+	bridge, err := otelbridge.New(bridgeConfig)
+	if err != nil {
+		return err
+	}
+	defer bridge.Close()
+	if tracerProvider != nil {
+		tracerProvider.RegisterSpanProcessor(sdktrace.NewBatchSpanProcessor(
+			otelbridge.CountingExporter(spanExporter, bridge),
+			sdktrace.WithBlocking(),
+			sdktrace.WithMaxQueueSize(spanQueueSize),
+			sdktrace.WithMaxExportBatchSize(spanExportBatch),
+			sdktrace.WithBatchTimeout(spanBatchTimeout),
+		))
+	}
+
+	logger.Info("sendfile-otel running",
+		"version", version,
+		"mode", probe.Mode(),
+		"compat", probe.Compat(),
+		"spans", cfg.spans,
+		"sampler", sampling.Sampler,
+		"sample_ratio", sampling.Ratio,
+		"traces_exporter", tracesKind,
+		"metrics_exporter", metricsKind,
+	)
+
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		readEvents(probe, bridge, logger)
+	}()
+
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	sig := <-signals
+	signal.Stop(signals)
+	logger.Info("stopping", "signal", sig.String(), "timeout", cfg.shutdownTimeout)
+
+	shutdownCtx, cancel := context.WithTimeout(ctx, cfg.shutdownTimeout)
+	defer cancel()
+	return shutdown(shutdownCtx, probe, readerDone, tracerProvider, meterProvider, logger)
+}
+
+// readEvents turns ring-buffer events into spans until the probe stops.
+func readEvents(probe *bpf.Probe, bridge *otelbridge.Bridge, logger *slog.Logger) {
+	var ev bpf.Event
+	for {
+		err := probe.ReadEvent(&ev)
+		switch {
+		case err == nil:
+			bridge.HandleEvent(&ev)
+		case errors.Is(err, bpf.ErrStopped), errors.Is(err, bpf.ErrClosed), errors.Is(err, bpf.ErrNoSpans):
+			return
+		default:
+			// Transient: count it and read again after a pause, never spin.
+			bridge.CountReadError()
+			logger.Debug("reading an event failed", "error", err)
+			time.Sleep(readErrorBackoff)
+		}
+	}
+}
+
+// shutdown detaches the probe, turns what is still buffered into spans and
+// flushes both providers, all within ctx's deadline.
+func shutdown(ctx context.Context, probe *bpf.Probe, readerDone <-chan struct{}, tp *sdktrace.TracerProvider, mp *sdkmetric.MeterProvider, logger *slog.Logger) error {
+	if err := probe.Stop(); err != nil {
+		logger.Warn("detaching the programs", "error", err)
+	}
+	select {
+	case <-readerDone:
+	case <-ctx.Done():
+		logger.Warn("shutdown timeout passed before every buffered event was read")
+	}
+
+	if tp != nil {
+		if err := tp.Shutdown(ctx); err != nil {
+			logger.Warn("flushing spans did not finish; spans not yet exported are lost", "error", err)
+		}
+	}
+	if mp != nil {
+		if err := mp.Shutdown(ctx); err != nil {
+			logger.Warn("flushing metrics did not finish", "error", err)
+		}
+	}
+	if err := probe.Close(); err != nil {
+		logger.Warn("closing the probe", "error", err)
+	}
+	logger.Info("stopped")
+	return nil
+}

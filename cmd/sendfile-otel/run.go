@@ -152,7 +152,7 @@ func run(cfg *config, logger *slog.Logger) error {
 
 	shutdownCtx, cancel := context.WithTimeout(ctx, cfg.shutdownTimeout)
 	defer cancel()
-	return shutdown(shutdownCtx, probe, readerDone, tracerProvider, meterProvider, logger)
+	return shutdown(shutdownCtx, probe, bridge, readerDone, tracerProvider, meterProvider, logger)
 }
 
 // readEvents turns ring-buffer events into spans until the probe stops.
@@ -176,7 +176,7 @@ func readEvents(probe *bpf.Probe, bridge *otelbridge.Bridge, logger *slog.Logger
 
 // shutdown detaches the probe, turns what is still buffered into spans and
 // flushes both providers, all within ctx's deadline.
-func shutdown(ctx context.Context, probe *bpf.Probe, readerDone <-chan struct{}, tp *sdktrace.TracerProvider, mp *sdkmetric.MeterProvider, logger *slog.Logger) error {
+func shutdown(ctx context.Context, probe *bpf.Probe, bridge *otelbridge.Bridge, readerDone <-chan struct{}, tp *sdktrace.TracerProvider, mp *sdkmetric.MeterProvider, logger *slog.Logger) error {
 	if err := probe.Stop(); err != nil {
 		logger.Warn("detaching the programs", "error", err)
 	}
@@ -187,8 +187,23 @@ func shutdown(ctx context.Context, probe *bpf.Probe, readerDone <-chan struct{},
 	}
 
 	if tp != nil {
-		if err := tp.Shutdown(ctx); err != nil {
-			logger.Warn("flushing spans did not finish; spans not yet exported are lost", "error", err)
+		// Spans get two thirds of what is left, so that a collector that
+		// never answers cannot leave no time for the last metric export.
+		spanCtx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			spanCtx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)*2/3))
+			defer cancel()
+		}
+		if err := tp.Shutdown(spanCtx); err != nil {
+			logger.Warn("flushing spans did not finish", "error", err)
+		}
+		// Spans still queued when the time ran out never reach the
+		// exporter: count them as failed exports before the last metric export.
+		stats := bridge.Stats()
+		if left := int64(stats.SpansCreated) - int64(stats.SpansExported) - int64(stats.ExportFailed); left > 0 {
+			bridge.CountExportFailed(int(left))
+			logger.Warn("spans not exported before the shutdown timeout, counted as export_failed", "spans", left)
 		}
 	}
 	if mp != nil {
@@ -199,6 +214,7 @@ func shutdown(ctx context.Context, probe *bpf.Probe, readerDone <-chan struct{},
 	if err := probe.Close(); err != nil {
 		logger.Warn("closing the probe", "error", err)
 	}
-	logger.Info("stopped")
+	stats := bridge.Stats()
+	logger.Info("stopped", "spans_created", stats.SpansCreated, "spans_exported", stats.SpansExported, "export_failed", stats.ExportFailed, "read_errors", stats.ReadErrors)
 	return nil
 }

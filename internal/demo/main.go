@@ -172,7 +172,7 @@ func (d *demo) run(agentBin, jaegerBin string, length time.Duration) error {
 		log.Printf("gcc -m32 unavailable: skipping the 32-bit caller (apt-get install gcc-multilib)")
 	}
 
-	log.Printf("driving traffic for %s", length)
+	log.Printf("driving traffic for %s; meanwhile: curl -s '%s/api/traces?service=%s&limit=5' or curl -s %s", length, queryURL, service, promURL)
 	downloads, bytes := 0, int64(0)
 	end := time.Now().Add(length)
 	names := []string{"media/video.bin", "index.bin", "media/small.bin"}
@@ -275,7 +275,8 @@ func (d *demo) report(ctx context.Context, j *jaegertest.Jaeger) error {
 		}
 	}
 	fmt.Printf(`
-== Look for yourself while it runs (this build of Jaeger serves the API, not the UI)
+== To look yourself, run with a longer DEMO_SECONDS and, while traffic flows
+   (this build of Jaeger serves the query API, its web page is a placeholder):
   curl -s '%s/api/services'
   curl -s '%s/api/traces?service=%s&limit=5'
   curl -s %s | grep ^sendfile

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -85,10 +87,44 @@ func childCopyFile(path string) error {
 	return nil
 }
 
+var (
+	childBinaryOnce sync.Once
+	childBinary     string
+	childBinaryErr  error
+)
+
+// sharedTestBinary copies the test binary where any user may run it: go
+// test builds it in a directory private to the user running the tests.
+func sharedTestBinary(t testing.TB) string {
+	t.Helper()
+	childBinaryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sendfile-otel-child-")
+		if err != nil {
+			childBinaryErr = err
+			return
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			childBinaryErr = err
+			return
+		}
+		data, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			childBinaryErr = err
+			return
+		}
+		childBinary = filepath.Join(dir, "bpf.test")
+		childBinaryErr = os.WriteFile(childBinary, data, 0o755)
+	})
+	if childBinaryErr != nil {
+		t.Fatalf("copying the test binary for child processes: %v", childBinaryErr)
+	}
+	return childBinary
+}
+
 // runChildAs runs a child scenario as uid and gid and returns its report.
 func runChildAs(t testing.TB, uid, gid uint32, scenario, arg string) callerReport {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", arg)
+	cmd := exec.Command(sharedTestBinary(t), "-test.run=^$", arg)
 	cmd.Env = append(os.Environ(), envChild+"="+scenario)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
 	out, err := cmd.Output()

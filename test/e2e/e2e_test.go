@@ -67,7 +67,8 @@ func TestNginxDownloadsBecomeSpansAndBytes(t *testing.T) {
 
 	j := jaegertest.Start(t)
 	service := uniqueService(t)
-	a := startAgent(t, agentEnv(j, service))
+	// Other test packages may run sendfile loops meanwhile: spans of nginx only.
+	a := startAgent(t, agentEnv(j, service), "--comm", "nginx")
 
 	root := worldDir(t)
 	if err := os.MkdirAll(filepath.Join(root, "media", "2026"), 0o755); err != nil {
@@ -234,7 +235,7 @@ func TestSendfile32BecomesSpan(t *testing.T) {
 	caller := buildI386Caller(t)
 	j := jaegertest.Start(t)
 	service := uniqueService(t)
-	startAgent(t, agentEnv(j, service), "--compat=on")
+	startAgent(t, agentEnv(j, service), "--compat=on", "--comm", filepath.Base(caller))
 
 	in := filepath.Join(worldDir(t), "in.bin")
 	writeFile(t, in, 4096)

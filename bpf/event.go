@@ -87,3 +87,105 @@ func (e *Event) CommBytes() []byte {
 func (e *Event) OffsetUnreadable() bool {
 	return e.OffsetPtr != 0 && e.Flags&(FlagOffsetStartUnreadable|FlagOffsetEndUnreadable) != 0
 }
+
+// Values of Event.Enrich.OutKind.
+const (
+	OutKindUnknown    = uint8(sendfileOutKindOUT_KIND_UNKNOWN)
+	OutKindSocket     = uint8(sendfileOutKindOUT_KIND_SOCKET)
+	OutKindPipe       = uint8(sendfileOutKindOUT_KIND_PIPE)
+	OutKindFile       = uint8(sendfileOutKindOUT_KIND_FILE)
+	OutKindCharDevice = uint8(sendfileOutKindOUT_KIND_CHAR_DEVICE)
+	OutKindOther      = uint8(sendfileOutKindOUT_KIND_OTHER)
+)
+
+// Bits of Event.Enrich.InPathFlags and OutPathFlags.
+const (
+	PathPresent   = uint8(sendfilePathFlagPATH_PRESENT)
+	PathTruncated = uint8(sendfilePathFlagPATH_TRUNCATED)
+	PathDeleted   = uint8(sendfilePathFlagPATH_DELETED)
+	PathAbstract  = uint8(sendfilePathFlagPATH_ABSTRACT)
+	PathPeer      = uint8(sendfilePathFlagPATH_PEER)
+)
+
+// ExeNameBytes returns the base name of the caller's executable as the
+// kernel read it at enter (cut to 63 bytes), aliasing e.
+func (e *Event) ExeNameBytes() []byte {
+	raw := int8Bytes(e.Enrich.ExeName[:])
+	if i := bytes.IndexByte(raw, 0); i >= 0 {
+		return raw[:i]
+	}
+	return raw
+}
+
+// Enriched reports whether the kernel read what the fds refer to.
+func (e *Event) Enriched() bool { return e.Enrich.Enriched == 1 }
+
+// AppendInPath appends the source file's path to dst, and reports whether
+// one was read. A truncated path holds the last components only, without a
+// leading "/", so it is always a true suffix of the real path.
+func (e *Event) AppendInPath(dst []byte) ([]byte, bool) {
+	return appendPath(dst, e.Enrich.InPath[:], e.Enrich.InPathLen, e.Enrich.InPathFlags)
+}
+
+// AppendOutPath appends the destination's path (a file, a device or a unix
+// socket's name) to dst, and reports whether one was read. An abstract unix
+// socket name starts with "@".
+func (e *Event) AppendOutPath(dst []byte) ([]byte, bool) {
+	flags := e.Enrich.OutPathFlags
+	if flags&PathAbstract != 0 || e.Enrich.OutKind == OutKindSocket {
+		if flags&PathPresent == 0 {
+			return dst, false
+		}
+		raw := int8Bytes(e.Enrich.OutPath[:])
+		n := min(int(e.Enrich.OutPathLen), len(raw))
+		name := raw[:n]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		if flags&PathAbstract != 0 {
+			dst = append(dst, '@')
+		}
+		return append(dst, name...), true
+	}
+	return appendPath(dst, e.Enrich.OutPath[:], e.Enrich.OutPathLen, flags)
+}
+
+// appendPath joins the components the kernel stored leaf first, each
+// followed by a NUL byte.
+func appendPath(dst []byte, buf []int8, length uint16, flags uint8) ([]byte, bool) {
+	if flags&PathPresent == 0 {
+		return dst, false
+	}
+	raw := int8Bytes(buf)
+	n := min(int(length), len(raw))
+	raw = raw[:n]
+	// Walk the components from the last (the root side) to the first.
+	end := len(raw)
+	if end > 0 && raw[end-1] == 0 {
+		end--
+	}
+	first := true
+	for end > 0 {
+		start := bytes.LastIndexByte(raw[:end], 0) + 1
+		component := raw[start:end]
+		if len(component) > 0 {
+			if !first || flags&PathTruncated == 0 {
+				dst = append(dst, '/')
+			}
+			dst = append(dst, component...)
+			first = false
+		}
+		end = start - 1
+	}
+	if first && flags&PathTruncated == 0 {
+		dst = append(dst, '/')
+	}
+	return dst, true
+}
+
+func int8Bytes(s []int8) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s))
+}

@@ -66,13 +66,16 @@ func testMode() Mode {
 var reportedUnsupported sync.Once
 
 // openProbe opens a probe in the mode under test, skipping when that mode
-// is not available on this kernel.
+// is not available on this kernel. The tests here check the syscall's own
+// fields, so enrichment is off: its programs take the verifier about a
+// second per load (far longer in an emulated VM), and test/e2e covers it.
 func openProbe(t testing.TB, opts Options) *Probe {
 	t.Helper()
 	requireRoot(t)
 	if opts.Mode == "" {
 		opts.Mode = testMode()
 	}
+	opts.NoEnrich = true
 	p, err := Open(opts)
 	if err != nil {
 		reportedUnsupported.Do(func() { fmt.Printf("MODE-UNSUPPORTED: %s: %v\n", opts.Mode, err) })

@@ -97,8 +97,19 @@ type Options struct {
 	NoSpans bool
 	// Filter selects the calls that become events.
 	Filter Filter
+	// NoEnrich skips reading what the fds refer to (paths, sockets,
+	// executable): events then carry only the syscall's own arguments.
+	NoEnrich bool
+	// NoPaths skips reading file and unix socket paths, for hosts where file
+	// names are sensitive. Inodes, addresses and ports are still read.
+	NoPaths bool
+	// MaxEnriched bounds how many calls at once keep their enrichment
+	// between enter and exit; default 4096 (about 1.6 KiB each). A call
+	// past it gets an event without enrichment.
+	MaxEnriched uint32
 	// RingBufferBytes is the size of the event ring buffer, a power of two
-	// and a multiple of the page size; default 4 MiB.
+	// and a multiple of the page size; default 8 MiB, room for about 4700
+	// events of 1.7 KiB.
 	RingBufferBytes uint32
 	// WakeupBytes is how much data must wait in the ring buffer before the
 	// reader is woken; below that it is drained every FlushInterval. The
@@ -124,10 +135,11 @@ type Options struct {
 }
 
 const (
-	defaultRingBufferBytes    = 4 << 20
+	defaultRingBufferBytes    = 8 << 20
 	defaultFlushInterval      = 100 * time.Millisecond
 	defaultMaxInflight        = 16384
 	defaultMaxUserKeys        = 10240
+	defaultMaxEnriched        = 4096
 	defaultKretprobeMaxActive = 4096
 	defaultTracefsPath        = "/sys/kernel/tracing"
 )
@@ -150,6 +162,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxInflight == 0 {
 		o.MaxInflight = defaultMaxInflight
+	}
+	if o.MaxEnriched == 0 {
+		o.MaxEnriched = defaultMaxEnriched
 	}
 	if o.MaxUserKeys == 0 {
 		o.MaxUserKeys = defaultMaxUserKeys

@@ -110,6 +110,7 @@ func configure(spec *ebpf.CollectionSpec, opts Options, pl plan) error {
 	spec.Maps[sendfileMapEvents].MaxEntries = opts.RingBufferBytes
 	spec.Maps[sendfileMapInflight].MaxEntries = opts.MaxInflight
 	spec.Maps[sendfileMapTotalsByUser].MaxEntries = opts.MaxUserKeys
+	spec.Maps[sendfileMapEnrichments].MaxEntries = opts.MaxEnriched
 
 	f := opts.Filter
 	vars := map[string]any{
@@ -122,6 +123,8 @@ func configure(spec *ebpf.CollectionSpec, opts Options, pl plan) error {
 		sendfileVarMinResult:       f.MinBytes,
 		sendfileVarErrorsOnly:      f.ErrorsOnly,
 		sendfileVarWakeupBytes:     uint64(opts.WakeupBytes),
+		sendfileVarEnrichEnabled:   !opts.NoEnrich,
+		sendfileVarCapturePaths:    !opts.NoPaths,
 	}
 	for name, value := range vars {
 		v := spec.Variables[name]

@@ -846,3 +846,51 @@ func TestEveryProgramPassesVerifier(t *testing.T) {
 		})
 	}
 }
+
+func TestEnrichmentNamesSourceAndDestination(t *testing.T) {
+	requireRoot(t)
+	opts := ownFilter()
+	opts.Mode = testMode()
+	p, err := Open(opts)
+	if err != nil {
+		skipOrFail(t, "attach mode %s not available: %v", opts.Mode, err)
+	}
+	defer p.Close()
+	c := collect(p)
+	dir := t.TempDir()
+	inPath := writeFile(t, dir, "source.bin", 4096)
+	in := openRead(t, inPath)
+	out := openDevNull(t)
+	off := new(int64)
+	if r, errno := rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(off)), 77); r != 77 {
+		t.Fatalf("sendfile returned %d, %v", r, errno)
+	}
+
+	e := onlyOne(t, c, p, byTGID(os.Getpid()))
+	if !e.Enriched() {
+		t.Fatal("event not enriched")
+	}
+	if got, ok := e.AppendInPath(nil); !ok || string(got) != inPath {
+		t.Errorf("source path %q (read %v), want %q", got, ok, inPath)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(in.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if e.Enrich.InIno != st.Ino {
+		t.Errorf("source inode %d, want %d", e.Enrich.InIno, st.Ino)
+	}
+	if e.Enrich.OutKind != OutKindCharDevice {
+		t.Errorf("destination kind %d, want a character device", e.Enrich.OutKind)
+	}
+	if got, ok := e.AppendOutPath(nil); !ok || string(got) != "/dev/null" {
+		t.Errorf("destination path %q (read %v), want /dev/null", got, ok)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(e.ExeNameBytes()); got != filepath.Base(self) {
+		t.Errorf("executable name %q, want %q", got, filepath.Base(self))
+	}
+}

@@ -22,6 +22,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 #include "sendfile.h"
 
@@ -114,6 +115,8 @@ struct {
 	__type(value, __u8);
 } cgroup_filter SEC(".maps");
 
+#include "enrich.bpf.h"
+
 /* Make the types reachable for bpf2go -type. */
 const struct event *unused_event __attribute__((unused));
 const struct user_key *unused_user_key __attribute__((unused));
@@ -122,6 +125,8 @@ const enum abi *unused_abi __attribute__((unused));
 const enum counter *unused_counter __attribute__((unused));
 const enum event_flag *unused_event_flag __attribute__((unused));
 const enum syscall_nr *unused_syscall_nr __attribute__((unused));
+const enum out_kind *unused_out_kind __attribute__((unused));
+const enum path_flag *unused_path_flag __attribute__((unused));
 
 static __always_inline void count(__u32 index)
 {
@@ -203,8 +208,12 @@ static __always_inline int on_enter(__u16 nr, __u8 abi, __u64 out_fd, __u64 in_f
 	    read_offset(offset_ptr, call.flags & FLAG_OFFSET_32BIT, &call.offset_start))
 		call.flags |= FLAG_OFFSET_START_UNREADABLE;
 
-	if (bpf_map_update_elem(&inflight, &tid, &call, BPF_ANY))
+	if (bpf_map_update_elem(&inflight, &tid, &call, BPF_ANY)) {
 		count(COUNTER_INFLIGHT_FAILED);
+		return 0;
+	}
+	if (call.want_span && enrich_enabled)
+		enrich_call(tid, call.out_fd, call.in_fd);
 	return 0;
 }
 
@@ -273,6 +282,7 @@ static __always_inline void emit(const struct inflight *call, __u32 tid, __u64 p
 	if (call->offset_ptr &&
 	    read_offset(call->offset_ptr, call->flags & FLAG_OFFSET_32BIT, &e->offset_end))
 		e->flags |= FLAG_OFFSET_END_UNREADABLE;
+	attach_enrichment(e, tid);
 
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= wakeup_bytes)
 		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
@@ -300,6 +310,8 @@ static __always_inline int on_exit(long ret)
 	}
 	if (call->want_span && span_wanted_at_exit(ret))
 		emit(call, tid, pid_tgid, uid_gid, ret, exit_ns);
+	if (call->want_span && enrich_enabled)
+		bpf_map_delete_elem(&enrichments, &tid);
 	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
 }

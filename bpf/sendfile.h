@@ -30,6 +30,66 @@ enum event_flag {
 	FLAG_OFFSET_32BIT = 1 << 2,
 };
 
+/*
+ * Paths are stored as the names of their components, leaf first, each
+ * followed by a NUL byte. A walk stops adding components once PATH_REGION
+ * bytes are used, so a path keeps whole components only; the last one read
+ * may run past PATH_REGION into the NAME_READ bytes after it.
+ */
+#define PATH_REGION 512
+#define NAME_READ 256
+#define PATH_BUF (PATH_REGION + NAME_READ)
+/* Components a walk follows before it gives up, mount crossings included. */
+#define PATH_MAX_DEPTH 32
+
+/* What out_fd refers to, from its inode's mode. */
+enum out_kind {
+	OUT_KIND_UNKNOWN = 0,
+	OUT_KIND_SOCKET = 1,
+	OUT_KIND_PIPE = 2,
+	OUT_KIND_FILE = 3,
+	OUT_KIND_CHAR_DEVICE = 4,
+	OUT_KIND_OTHER = 5,
+};
+
+/* Bits of enrichment.in_path_flags and out_path_flags. */
+enum path_flag {
+	/* A path was read: the buffer holds its components. */
+	PATH_PRESENT = 1 << 0,
+	/* The walk stopped before the root: the components are a suffix of the path. */
+	PATH_TRUNCATED = 1 << 1,
+	/* The file was unlinked while open. */
+	PATH_DELETED = 1 << 2,
+	/* An abstract unix socket name (no file system path). */
+	PATH_ABSTRACT = 1 << 3,
+	/* The unix socket is unbound: the name is its peer's. */
+	PATH_PEER = 1 << 4,
+};
+
+/* What the fds of a call refer to, read at enter. All zero when not read. */
+struct enrichment {
+	__u64 in_ino;        /* inode of the source file */
+	__u64 exe_ino;       /* inode of the caller's executable: it changes on exec */
+	__u32 in_dev;        /* device of the source file, kernel encoding */
+	__u32 exe_dev;       /* device of the caller's executable */
+	__u16 in_path_len;   /* bytes used in in_path */
+	__u16 out_path_len;  /* bytes used in out_path */
+	__u16 local_port;    /* out_fd socket's local port, host order */
+	__u16 peer_port;     /* out_fd socket's peer port, host order */
+	__u8 in_path_flags;  /* enum path_flag */
+	__u8 out_path_flags; /* enum path_flag */
+	__u8 out_kind;       /* enum out_kind */
+	__u8 family;         /* out_fd socket's address family: AF_INET, AF_INET6, AF_UNIX */
+	__u8 protocol;       /* out_fd socket's protocol: IPPROTO_TCP, IPPROTO_UDP */
+	__u8 enriched;       /* 1 when this structure was filled */
+	__u8 _pad[2];
+	__u8 local_addr[16]; /* 4 bytes for AF_INET, 16 for AF_INET6, network order */
+	__u8 peer_addr[16];
+	char exe_name[64];   /* base name of the caller's executable, cut to 63 bytes */
+	char in_path[PATH_BUF];
+	char out_path[PATH_BUF];
+};
+
 /* One completed sendfile call, written to the ring buffer at exit. */
 struct event {
 	__u64 enter_ns;     /* bpf_ktime_get_boot_ns() at enter */
@@ -51,6 +111,7 @@ struct event {
 	__u8 flags;         /* enum event_flag bits */
 	__u32 _pad;
 	char comm[TASK_COMM_LEN];
+	struct enrichment enrich;
 };
 
 /* Key of the per-user totals: failed calls are kept apart by errno. */

@@ -32,6 +32,30 @@ const (
 	sendfileCounterCOUNTER_MAX             sendfileCounter = 5
 )
 
+type sendfileEnrichment struct {
+	_            structs.HostLayout
+	InIno        uint64
+	ExeIno       uint64
+	InDev        uint32
+	ExeDev       uint32
+	InPathLen    uint16
+	OutPathLen   uint16
+	LocalPort    uint16
+	PeerPort     uint16
+	InPathFlags  uint8
+	OutPathFlags uint8
+	OutKind      uint8
+	Family       uint8
+	Protocol     uint8
+	Enriched     uint8
+	Pad          [2]uint8
+	LocalAddr    [16]uint8
+	PeerAddr     [16]uint8
+	ExeName      [64]int8
+	InPath       [768]int8
+	OutPath      [768]int8
+}
+
 type sendfileEvent struct {
 	_           structs.HostLayout
 	EnterNs     uint64
@@ -53,6 +77,7 @@ type sendfileEvent struct {
 	Flags       uint8
 	Pad         uint32
 	Comm        [16]int8
+	Enrich      sendfileEnrichment
 }
 
 type sendfileEventFlag uint32
@@ -78,6 +103,27 @@ type sendfileInflight struct {
 	_           [3]byte
 }
 
+type sendfileOutKind uint32
+
+const (
+	sendfileOutKindOUT_KIND_UNKNOWN     sendfileOutKind = 0
+	sendfileOutKindOUT_KIND_SOCKET      sendfileOutKind = 1
+	sendfileOutKindOUT_KIND_PIPE        sendfileOutKind = 2
+	sendfileOutKindOUT_KIND_FILE        sendfileOutKind = 3
+	sendfileOutKindOUT_KIND_CHAR_DEVICE sendfileOutKind = 4
+	sendfileOutKindOUT_KIND_OTHER       sendfileOutKind = 5
+)
+
+type sendfilePathFlag uint32
+
+const (
+	sendfilePathFlagPATH_PRESENT   sendfilePathFlag = 1
+	sendfilePathFlagPATH_TRUNCATED sendfilePathFlag = 2
+	sendfilePathFlagPATH_DELETED   sendfilePathFlag = 4
+	sendfilePathFlagPATH_ABSTRACT  sendfilePathFlag = 8
+	sendfilePathFlagPATH_PEER      sendfilePathFlag = 16
+)
+
 type sendfileSyscallNr uint32
 
 const (
@@ -99,6 +145,13 @@ type sendfileUserTotals struct {
 	Bytes uint64
 }
 
+type sendfileWalk struct {
+	_     structs.HostLayout
+	Names [32]uint64
+	Off   uint32
+	_     [4]byte
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -106,11 +159,14 @@ const (
 	sendfileMapCgroupFilter              = "cgroup_filter"
 	sendfileMapCommFilter                = "comm_filter"
 	sendfileMapCounters                  = "counters"
+	sendfileMapEnrichScratch             = "enrich_scratch"
+	sendfileMapEnrichments               = "enrichments"
 	sendfileMapEvents                    = "events"
 	sendfileMapInflight                  = "inflight"
 	sendfileMapTgidFilter                = "tgid_filter"
 	sendfileMapTotalsByUser              = "totals_by_user"
 	sendfileMapUidFilter                 = "uid_filter"
+	sendfileMapWalkScratch               = "walk_scratch"
 	sendfileProgFentryIa32CompatSendfile = "fentry_ia32_compat_sendfile"
 	sendfileProgFentryIa32Sendfile64     = "fentry_ia32_sendfile64"
 	sendfileProgFentryX64Sendfile64      = "fentry_x64_sendfile64"
@@ -123,6 +179,8 @@ const (
 	sendfileProgRawTpCompatExit          = "raw_tp_compat_exit"
 	sendfileProgTpSendfile64Enter        = "tp_sendfile64_enter"
 	sendfileProgTpSendfile64Exit         = "tp_sendfile64_exit"
+	sendfileVarCapturePaths              = "capture_paths"
+	sendfileVarEnrichEnabled             = "enrich_enabled"
 	sendfileVarErrorsOnly                = "errors_only"
 	sendfileVarFilterCgroup              = "filter_cgroup"
 	sendfileVarFilterComm                = "filter_comm"
@@ -135,6 +193,8 @@ const (
 	sendfileVarUnusedCounter             = "unused_counter"
 	sendfileVarUnusedEvent               = "unused_event"
 	sendfileVarUnusedEventFlag           = "unused_event_flag"
+	sendfileVarUnusedOutKind             = "unused_out_kind"
+	sendfileVarUnusedPathFlag            = "unused_path_flag"
 	sendfileVarUnusedSyscallNr           = "unused_syscall_nr"
 	sendfileVarUnusedUserKey             = "unused_user_key"
 	sendfileVarUnusedUserTotals          = "unused_user_totals"
@@ -201,20 +261,25 @@ type sendfileProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sendfileMapSpecs struct {
-	CgroupFilter *ebpf.MapSpec `ebpf:"cgroup_filter"`
-	CommFilter   *ebpf.MapSpec `ebpf:"comm_filter"`
-	Counters     *ebpf.MapSpec `ebpf:"counters"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	Inflight     *ebpf.MapSpec `ebpf:"inflight"`
-	TgidFilter   *ebpf.MapSpec `ebpf:"tgid_filter"`
-	TotalsByUser *ebpf.MapSpec `ebpf:"totals_by_user"`
-	UidFilter    *ebpf.MapSpec `ebpf:"uid_filter"`
+	CgroupFilter  *ebpf.MapSpec `ebpf:"cgroup_filter"`
+	CommFilter    *ebpf.MapSpec `ebpf:"comm_filter"`
+	Counters      *ebpf.MapSpec `ebpf:"counters"`
+	EnrichScratch *ebpf.MapSpec `ebpf:"enrich_scratch"`
+	Enrichments   *ebpf.MapSpec `ebpf:"enrichments"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	Inflight      *ebpf.MapSpec `ebpf:"inflight"`
+	TgidFilter    *ebpf.MapSpec `ebpf:"tgid_filter"`
+	TotalsByUser  *ebpf.MapSpec `ebpf:"totals_by_user"`
+	UidFilter     *ebpf.MapSpec `ebpf:"uid_filter"`
+	WalkScratch   *ebpf.MapSpec `ebpf:"walk_scratch"`
 }
 
 // sendfileVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sendfileVariableSpecs struct {
+	CapturePaths     *ebpf.VariableSpec `ebpf:"capture_paths"`
+	EnrichEnabled    *ebpf.VariableSpec `ebpf:"enrich_enabled"`
 	ErrorsOnly       *ebpf.VariableSpec `ebpf:"errors_only"`
 	FilterCgroup     *ebpf.VariableSpec `ebpf:"filter_cgroup"`
 	FilterComm       *ebpf.VariableSpec `ebpf:"filter_comm"`
@@ -227,6 +292,8 @@ type sendfileVariableSpecs struct {
 	UnusedCounter    *ebpf.VariableSpec `ebpf:"unused_counter"`
 	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 	UnusedEventFlag  *ebpf.VariableSpec `ebpf:"unused_event_flag"`
+	UnusedOutKind    *ebpf.VariableSpec `ebpf:"unused_out_kind"`
+	UnusedPathFlag   *ebpf.VariableSpec `ebpf:"unused_path_flag"`
 	UnusedSyscallNr  *ebpf.VariableSpec `ebpf:"unused_syscall_nr"`
 	UnusedUserKey    *ebpf.VariableSpec `ebpf:"unused_user_key"`
 	UnusedUserTotals *ebpf.VariableSpec `ebpf:"unused_user_totals"`
@@ -253,14 +320,17 @@ func (o *sendfileObjects) Close() error {
 //
 // It can be passed to loadSendfileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sendfileMaps struct {
-	CgroupFilter *ebpf.Map `ebpf:"cgroup_filter"`
-	CommFilter   *ebpf.Map `ebpf:"comm_filter"`
-	Counters     *ebpf.Map `ebpf:"counters"`
-	Events       *ebpf.Map `ebpf:"events"`
-	Inflight     *ebpf.Map `ebpf:"inflight"`
-	TgidFilter   *ebpf.Map `ebpf:"tgid_filter"`
-	TotalsByUser *ebpf.Map `ebpf:"totals_by_user"`
-	UidFilter    *ebpf.Map `ebpf:"uid_filter"`
+	CgroupFilter  *ebpf.Map `ebpf:"cgroup_filter"`
+	CommFilter    *ebpf.Map `ebpf:"comm_filter"`
+	Counters      *ebpf.Map `ebpf:"counters"`
+	EnrichScratch *ebpf.Map `ebpf:"enrich_scratch"`
+	Enrichments   *ebpf.Map `ebpf:"enrichments"`
+	Events        *ebpf.Map `ebpf:"events"`
+	Inflight      *ebpf.Map `ebpf:"inflight"`
+	TgidFilter    *ebpf.Map `ebpf:"tgid_filter"`
+	TotalsByUser  *ebpf.Map `ebpf:"totals_by_user"`
+	UidFilter     *ebpf.Map `ebpf:"uid_filter"`
+	WalkScratch   *ebpf.Map `ebpf:"walk_scratch"`
 }
 
 func (m *sendfileMaps) Close() error {
@@ -268,11 +338,14 @@ func (m *sendfileMaps) Close() error {
 		m.CgroupFilter,
 		m.CommFilter,
 		m.Counters,
+		m.EnrichScratch,
+		m.Enrichments,
 		m.Events,
 		m.Inflight,
 		m.TgidFilter,
 		m.TotalsByUser,
 		m.UidFilter,
+		m.WalkScratch,
 	)
 }
 
@@ -280,6 +353,8 @@ func (m *sendfileMaps) Close() error {
 //
 // It can be passed to loadSendfileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sendfileVariables struct {
+	CapturePaths     *ebpf.Variable `ebpf:"capture_paths"`
+	EnrichEnabled    *ebpf.Variable `ebpf:"enrich_enabled"`
 	ErrorsOnly       *ebpf.Variable `ebpf:"errors_only"`
 	FilterCgroup     *ebpf.Variable `ebpf:"filter_cgroup"`
 	FilterComm       *ebpf.Variable `ebpf:"filter_comm"`
@@ -292,6 +367,8 @@ type sendfileVariables struct {
 	UnusedCounter    *ebpf.Variable `ebpf:"unused_counter"`
 	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 	UnusedEventFlag  *ebpf.Variable `ebpf:"unused_event_flag"`
+	UnusedOutKind    *ebpf.Variable `ebpf:"unused_out_kind"`
+	UnusedPathFlag   *ebpf.Variable `ebpf:"unused_path_flag"`
 	UnusedSyscallNr  *ebpf.Variable `ebpf:"unused_syscall_nr"`
 	UnusedUserKey    *ebpf.Variable `ebpf:"unused_user_key"`
 	UnusedUserTotals *ebpf.Variable `ebpf:"unused_user_totals"`

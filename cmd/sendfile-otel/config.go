@@ -33,6 +33,8 @@ type config struct {
 	cgroups         string
 	minBytes        int64
 	errorsOnly      bool
+	enrich          bool
+	capturePaths    bool
 	ringBufferBytes uint
 	flushInterval   time.Duration
 	maxInflight     uint
@@ -57,6 +59,8 @@ func newFlagSet(name string, cfg *config, output io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.cgroups, "cgroup", "", "comma-separated cgroup v2 directories (under /sys/fs/cgroup) whose tasks' calls become spans; descendants are not included (default all)")
 	fs.Int64Var(&cfg.minBytes, "min-bytes", 0, "skip spans for successful calls that moved fewer bytes (failed calls are kept)")
 	fs.BoolVar(&cfg.errorsOnly, "errors-only", false, "make spans for failed calls only")
+	fs.BoolVar(&cfg.enrich, "enrich", true, "add what the fds refer to (file, socket ends, executable, container) to spans")
+	fs.BoolVar(&cfg.capturePaths, "capture-paths", true, "read file and unix socket paths; false keeps file names off spans on hosts where they are sensitive")
 	fs.UintVar(&cfg.ringBufferBytes, "ring-buffer-size", 4<<20, "size in bytes of the kernel's event ring buffer, a power of two")
 	fs.DurationVar(&cfg.flushInterval, "flush-interval", 100*time.Millisecond, "longest time an event waits in the ring buffer before it is read")
 	fs.UintVar(&cfg.maxInflight, "max-inflight", 16384, "calls tracked between enter and exit at once")
@@ -152,6 +156,8 @@ func (c *config) probeOptions(sampleRatio float64, logger *slog.Logger) (bpf.Opt
 		Mode:            mode,
 		Compat:          compat,
 		NoSpans:         !c.spans,
+		NoEnrich:        !c.enrich,
+		NoPaths:         !c.capturePaths,
 		Filter:          filter,
 		RingBufferBytes: uint32(c.ringBufferBytes),
 		FlushInterval:   c.flushInterval,

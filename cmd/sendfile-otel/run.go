@@ -106,6 +106,9 @@ func run(cfg *config, logger *slog.Logger) error {
 		Users:  otelbridge.NewUsers(cfg.passwdFile, logger),
 		Logger: logger.With("component", "otelbridge"),
 	}
+	if cfg.enrich {
+		bridgeConfig.Enricher = otelbridge.NewKernelEnricher()
+	}
 	if tracerProvider != nil {
 		bridgeConfig.TracerProvider = tracerProvider
 	}

@@ -163,6 +163,12 @@ type nginx struct {
 // running as www-data.
 func startNginx(t testing.TB, root string) *nginx {
 	t.Helper()
+	return startNginxOn(t, root, "127.0.0.1")
+}
+
+// startNginxOn is startNginx on another loopback address, such as ::1.
+func startNginxOn(t testing.TB, root, host string) *nginx {
+	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		if _, statErr := os.Stat("/usr/sbin/nginx"); statErr != nil {
@@ -171,12 +177,13 @@ func startNginx(t testing.TB, root string) *nginx {
 		bin = "/usr/sbin/nginx"
 	}
 	prefix := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		t.Fatal(err)
+		skipOrFail(t, "cannot listen on %s: %v", host, err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	listen := net.JoinHostPort(host, strconv.Itoa(port))
 
 	conf := fmt.Sprintf(`daemon off;
 master_process on;
@@ -195,11 +202,11 @@ http {
     uwsgi_temp_path %[1]s/uwsgi;
     scgi_temp_path %[1]s/scgi;
     server {
-        listen 127.0.0.1:%[2]d;
+        listen %[2]s;
         root %[3]s;
     }
 }
-`, prefix, port, root)
+`, prefix, listen, root)
 	confPath := filepath.Join(prefix, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -224,7 +231,7 @@ http {
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		conn, err := net.Dial("tcp", listen)
 		if err == nil {
 			conn.Close()
 			break

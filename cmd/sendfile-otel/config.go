@@ -61,7 +61,7 @@ func newFlagSet(name string, cfg *config, output io.Writer) *flag.FlagSet {
 	fs.BoolVar(&cfg.errorsOnly, "errors-only", false, "make spans for failed calls only")
 	fs.BoolVar(&cfg.enrich, "enrich", true, "add what the fds refer to (file, socket ends, executable, container) to spans")
 	fs.BoolVar(&cfg.capturePaths, "capture-paths", true, "read file and unix socket paths; false keeps file names off spans on hosts where they are sensitive")
-	fs.UintVar(&cfg.ringBufferBytes, "ring-buffer-size", 4<<20, "size in bytes of the kernel's event ring buffer, a power of two")
+	fs.UintVar(&cfg.ringBufferBytes, "ring-buffer-size", 8<<20, "size in bytes of the kernel's event ring buffer, a power of two (an enriched event takes about 1.7 KiB)")
 	fs.DurationVar(&cfg.flushInterval, "flush-interval", 100*time.Millisecond, "longest time an event waits in the ring buffer before it is read")
 	fs.UintVar(&cfg.maxInflight, "max-inflight", 16384, "calls tracked between enter and exit at once")
 	fs.StringVar(&cfg.passwdFile, "passwd-file", "/etc/passwd", "passwd file that maps user ids to names (in a container, mount the host's)")

@@ -6,7 +6,7 @@ BINARY    := $(BUILD_DIR)/sendfile-otel
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: help generate generate-check build callers test test-unit vet jaeger demo bench vmtest clean
+.PHONY: help generate generate-check build callers test test-deploy test-unit vet jaeger demo bench vmtest clean
 
 help: ## List the targets.
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,8 +30,11 @@ vet: ## Run go vet on every module.
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) vet ./bpf/
 
-test: vet ## Run every test; the privileged ones need root.
+test: vet test-deploy ## Run every test; the privileged ones need root.
 	$(GO) test -count=1 ./...
+
+test-deploy: ## Check the deployment files: compose, collector, Kubernetes, Grafana (no Docker needed).
+	cd deploy/test && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 test-unit: ## Run the tests that need neither root nor a kernel feature.
 	$(GO) test -count=1 -short ./...

@@ -62,8 +62,8 @@ static __always_inline struct file *fd_file(struct task_struct *task, __s32 fd)
 struct walk {
 	__u64 names[PATH_MAX_DEPTH]; /* const unsigned char * */
 	/*
-	 * Bytes written so far. It lives here rather than in a register so
-	 * that the verifier sees the same state at the top of every iteration
+	 * Bytes written so far, kept here rather than in a register so
+	 * that the verifier finds the same state at the top of every iteration
 	 * and does not explore each path through the loop separately.
 	 */
 	__u32 off;
@@ -230,7 +230,7 @@ static __always_inline void enrich_call(__u32 tid, __s32 out_fd, __s32 in_fd)
 
 	if (!enr)
 		return;
-	/* The scratch space holds the previous call: reset what is read by length or flag. */
+	/* The scratch space contains the previous call: reset what is read by length or flag. */
 	__builtin_memset(enr, 0, offsetof(struct enrichment, in_path));
 	enr->enriched = 1;
 

@@ -38,7 +38,7 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("invalid attach mode %q: want auto, fentry, kprobe or tracepoint", s)
 }
 
-// Compat says whether the i386 compat calls (sendfile32 and the i386
+// Compat selects whether the i386 compat calls (sendfile32 and the i386
 // sendfile64) are traced.
 type Compat string
 

@@ -12,7 +12,7 @@ import (
 	"github.com/cilium/ebpf/link"
 )
 
-// plan is what one mode loads and attaches on this kernel.
+// plan describes the programs one mode loads and attaches on this kernel.
 type plan struct {
 	mode     Mode
 	handlers []handler // handlers present in the kernel and wanted

@@ -42,7 +42,7 @@ enum event_flag {
 /* Components a walk follows before it gives up, mount crossings included. */
 #define PATH_MAX_DEPTH 32
 
-/* What out_fd refers to, from its inode's mode. */
+/* Kind of file behind out_fd, from its inode's mode. */
 enum out_kind {
 	OUT_KIND_UNKNOWN = 0,
 	OUT_KIND_SOCKET = 1,
@@ -54,7 +54,7 @@ enum out_kind {
 
 /* Bits of enrichment.in_path_flags and out_path_flags. */
 enum path_flag {
-	/* A path was read: the buffer holds its components. */
+	/* A path was read: the buffer contains its components. */
 	PATH_PRESENT = 1 << 0,
 	/* The walk stopped before the root: the components are a suffix of the path. */
 	PATH_TRUNCATED = 1 << 1,
@@ -66,7 +66,7 @@ enum path_flag {
 	PATH_PEER = 1 << 4,
 };
 
-/* What the fds of a call refer to, read at enter. All zero when not read. */
+/* Files and sockets behind the fds of a call, read at enter. All zero when not read. */
 struct enrichment {
 	__u64 in_ino;        /* inode of the source file */
 	__u64 exe_ino;       /* inode of the caller's executable: it changes on exec */

@@ -21,10 +21,7 @@ build: ## Build the agent as a static binary in build/.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/sendfile-otel
 
 callers: ## Build the 32-bit test callers of test/callers into build/callers.
-	@mkdir -p $(BUILD_DIR)/callers
-	gcc -m32 -static -O2 -o $(BUILD_DIR)/callers/sendfile_i386 test/callers/sendfile_i386.c
-	gcc -m32 -static -O2 -D_FILE_OFFSET_BITS=64 -o $(BUILD_DIR)/callers/sendfile_i386_lfs test/callers/sendfile_i386_lfs.c
-	gcc -static -no-pie -O2 -o $(BUILD_DIR)/callers/int80 test/callers/int80.c
+	test/vm/build-callers.sh
 
 vet: ## Run go vet on every module.
 	$(GO) vet ./...
@@ -46,6 +43,9 @@ demo: build ## Build the agent and a local Jaeger, trace real downloads for DEMO
 	@echo "== building Jaeger v1.75.0 from source (about 5 minutes the first time, cached after)"
 	@jaeger=$$(deploy/local/build-jaeger.sh | tail -n 1) && \
 		$(GO) run ./internal/demo -agent $(BINARY) -jaeger "$$jaeger"
+
+vmtest: ## Run the privileged suite on Debian 6.1 and 6.12 kernels under qemu in every attach mode, and on the host; writes docs/kernel-matrix.md (root, about 5 to 10 minutes).
+	test/vm/run.sh
 
 clean: ## Remove build output.
 	rm -rf $(BUILD_DIR)

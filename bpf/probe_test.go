@@ -208,21 +208,30 @@ func TestErrors(t *testing.T) {
 		// unreadable: the offset pointer is invalid, so both reads fail.
 		unreadable bool
 	}{
-		{name: "bad out fd", out: -1, in: int(in.Fd()), offset: uintptr(unsafe.Pointer(off)), count: 10, errno: unix.EBADF, wantOutFd: -1},
-		{name: "append out", out: int(appendFile.Fd()), in: int(in.Fd()), offset: uintptr(unsafe.Pointer(off)), count: 10, errno: unix.EINVAL, wantOutFd: int32(appendFile.Fd())},
-		{name: "pipe in with offset", out: int(out.Fd()), in: int(pipeR.Fd()), offset: uintptr(unsafe.Pointer(off)), count: 10, errno: unix.ESPIPE, wantOutFd: int32(out.Fd())},
-		{name: "offset pointer 1", out: int(out.Fd()), in: int(in.Fd()), offset: 1, count: 10, errno: unix.EFAULT, wantOutFd: int32(out.Fd()), unreadable: true},
+		{name: "bad out fd", out: -1, in: int(in.Fd()), offset: uintptr(unsafe.Pointer(off)), count: 11, errno: unix.EBADF, wantOutFd: -1},
+		{name: "append out", out: int(appendFile.Fd()), in: int(in.Fd()), offset: uintptr(unsafe.Pointer(off)), count: 12, errno: unix.EINVAL, wantOutFd: int32(appendFile.Fd())},
+		{name: "pipe in with offset", out: int(out.Fd()), in: int(pipeR.Fd()), offset: uintptr(unsafe.Pointer(off)), count: 13, errno: unix.ESPIPE, wantOutFd: int32(out.Fd())},
+		{name: "offset pointer 1", out: int(out.Fd()), in: int(in.Fd()), offset: 1, count: 14, errno: unix.EFAULT, wantOutFd: int32(out.Fd()), unreadable: true},
 	}
+	// One probe for every case, which the distinct counts tell apart: each
+	// open costs seconds in an emulated VM.
+	p := openProbe(t, ownFilter())
+	c := collect(p)
+	for _, tc := range cases {
+		*off = 0
+		result, errno := rawSendfile(tc.out, tc.in, tc.offset, tc.count)
+		if errno != tc.errno {
+			t.Fatalf("%s: sendfile returned %d, errno %v; want errno %v", tc.name, result, errno, tc.errno)
+		}
+	}
+	c.stopAndDrain(t, p)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := openProbe(t, ownFilter())
-			c := collect(p)
-			*off = 0
-			result, errno := rawSendfile(tc.out, tc.in, tc.offset, tc.count)
-			if errno != tc.errno {
-				t.Fatalf("sendfile returned %d, errno %v; want errno %v", result, errno, tc.errno)
+			got := c.matching(func(e *Event) bool { return int(e.Tgid) == os.Getpid() && e.Count == tc.count })
+			if len(got) != 1 {
+				t.Fatalf("got %d matching events, want 1: %+v", len(got), got)
 			}
-			e := onlyOne(t, c, p, func(e *Event) bool { return int(e.Tgid) == os.Getpid() && e.Count == tc.count })
+			e := got[0]
 			if e.Result != -int64(tc.errno) {
 				t.Errorf("result = %d, want %d", e.Result, -int64(tc.errno))
 			}
@@ -595,8 +604,11 @@ func TestCallBlockedBeforeAttachIsOrphan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counters.OrphanExits < 1 {
-		t.Errorf("orphan exits = %d, want at least 1", counters.OrphanExits)
+	// A kretprobe or fexit hooks a function's return at its entry, so a call
+	// that entered before attach returns unseen. Only the syscall exit
+	// tracepoint sees its exit, which then has no matching enter.
+	if p.Mode() == Tracepoint && counters.OrphanExits < 1 {
+		t.Errorf("orphan exits = %d, want at least 1 in tracepoint mode", counters.OrphanExits)
 	}
 }
 
@@ -892,5 +904,39 @@ func TestEnrichmentNamesSourceAndDestination(t *testing.T) {
 	}
 	if got := string(e.ExeNameBytes()); got != filepath.Base(self) {
 		t.Errorf("executable name %q, want %q", got, filepath.Base(self))
+	}
+}
+
+// TestCoverage prints which calls the mode under test sees, one event of
+// each kind, for the kernel matrix (test/vm) to report.
+func TestCoverage(t *testing.T) {
+	dir := worldDir(t)
+	inPath := writeFile(t, dir, "in", 4096)
+	p := openProbe(t, Options{})
+	c := collect(p)
+
+	in := openRead(t, inPath)
+	out := openDevNull(t)
+	if r, errno := rawSendfile(int(out.Fd()), int(in.Fd()), 0, 99); r != 99 {
+		t.Fatalf("sendfile returned %d, %v", r, errno)
+	}
+	var sendfile32Pid, sendfile64Pid int64 = -1, -1
+	if runtime.GOARCH == "amd64" {
+		sendfile32Pid = runCaller(t, caller(t, "sendfile_i386"), "/dev/null", inPath, "0", "98")["pid"]
+		sendfile64Pid = runCaller(t, caller(t, "sendfile_i386_lfs"), "/dev/null", inPath, "0", "97")["pid"]
+	}
+	c.stopAndDrain(t, p)
+
+	native := len(c.matching(func(e *Event) bool { return int(e.Tgid) == os.Getpid() && e.Count == 99 })) == 1
+	sendfile32 := len(c.matching(func(e *Event) bool { return int64(e.Tgid) == sendfile32Pid && e.Name() == "sendfile32" })) == 1
+	sendfile64 := len(c.matching(func(e *Event) bool {
+		return int64(e.Tgid) == sendfile64Pid && e.Abi == ABII386 && e.Nr == NrI386Sendfile64
+	})) == 1
+	fmt.Printf("COVERAGE: %s native=%v sendfile32=%v sendfile64_ia32=%v\n", p.Mode(), native, sendfile32, sendfile64)
+	if !native {
+		t.Error("no event for the native call")
+	}
+	if runtime.GOARCH == "amd64" && p.Compat() && (!sendfile32 || !sendfile64) {
+		t.Errorf("compat traced, but events for sendfile32 %v and i386 sendfile64 %v", sendfile32, sendfile64)
 	}
 }

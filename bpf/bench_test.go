@@ -5,6 +5,7 @@ package bpf
 import (
 	"os"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -35,11 +36,11 @@ func BenchmarkSendfileCost(b *testing.B) {
 			out := openDevNull(b)
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			off := new(int64)
+			off := offsetVar(0)
 			loop := func() time.Duration {
 				start := time.Now()
 				for i := 0; i < b.N; i++ {
-					*off = 0
+					atomic.StoreInt64(off, 0)
 					rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(off)), 4096)
 				}
 				return time.Since(start)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -285,4 +286,14 @@ func heavy(n int) int {
 		return n / 10
 	}
 	return n
+}
+
+// offsetVar returns a heap int64 holding v, written for certain: a fresh
+// heap page the program never wrote is not mapped yet, and the kernel's
+// non-faulting reads at enter (bpf_probe_read_user) then fail, while the
+// syscall itself faults the page in.
+func offsetVar(v int64) *int64 {
+	p := new(int64)
+	atomic.StoreInt64(p, v)
+	return p
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -99,7 +100,7 @@ func TestNativeCallWithOffset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	off := new(int64)
+	off := offsetVar(0)
 	before := bootNow()
 	result, errno := rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(off)), 12345)
 	after := bootNow()
@@ -197,7 +198,7 @@ func TestErrors(t *testing.T) {
 	defer pipeW.Close()
 	pipeW.Write([]byte("data"))
 
-	off := new(int64)
+	off := offsetVar(0)
 	cases := []struct {
 		name      string
 		out, in   int
@@ -218,7 +219,7 @@ func TestErrors(t *testing.T) {
 	p := openProbe(t, ownFilter())
 	c := collect(p)
 	for _, tc := range cases {
-		*off = 0
+		atomic.StoreInt64(off, 0)
 		result, errno := rawSendfile(tc.out, tc.in, tc.offset, tc.count)
 		if errno != tc.errno {
 			t.Fatalf("%s: sendfile returned %d, errno %v; want errno %v", tc.name, result, errno, tc.errno)
@@ -259,7 +260,7 @@ func TestOffsetAtEndOfFile(t *testing.T) {
 	c := collect(p)
 	in := openRead(t, writeFile(t, t.TempDir(), "in", 4096))
 	out := openDevNull(t)
-	off := new(int64)
+	off := offsetVar(0)
 	*off = 4096
 
 	result, errno := rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(off)), 100)
@@ -632,7 +633,7 @@ func TestShortLivedThreadsKeepInflightBounded(t *testing.T) {
 				go func() {
 					// Exiting while locked ends the OS thread: each call runs on a new thread.
 					runtime.LockOSThread()
-					off := new(int64)
+					off := offsetVar(0)
 					rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(off)), 1)
 					close(done)
 				}()
@@ -651,7 +652,7 @@ func TestShortLivedThreadsKeepInflightBounded(t *testing.T) {
 	}
 
 	// A later call is still captured.
-	off := new(int64)
+	off := offsetVar(0)
 	if r, errno := rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(off)), 7); r != 7 {
 		t.Fatalf("sendfile returned %d, %v", r, errno)
 	}
@@ -734,7 +735,7 @@ func TestSpanFilters(t *testing.T) {
 	call := func(count uint64, offset uintptr) {
 		rawSendfile(int(out.Fd()), int(in.Fd()), offset, count)
 	}
-	off := new(int64)
+	off := offsetVar(0)
 	valid := uintptr(unsafe.Pointer(off))
 	ownComm, _ := os.ReadFile("/proc/self/comm")
 
@@ -758,9 +759,9 @@ func TestSpanFilters(t *testing.T) {
 			}
 			p := openProbe(t, Options{Filter: filter})
 			c := collect(p)
-			*off = 0
+			atomic.StoreInt64(off, 0)
 			call(10, valid)
-			*off = 0
+			atomic.StoreInt64(off, 0)
 			call(200, valid)
 			call(11, 1) // EFAULT
 			c.stopAndDrain(t, p)
@@ -873,7 +874,7 @@ func TestEnrichmentNamesSourceAndDestination(t *testing.T) {
 	inPath := writeFile(t, dir, "source.bin", 4096)
 	in := openRead(t, inPath)
 	out := openDevNull(t)
-	off := new(int64)
+	off := offsetVar(0)
 	if r, errno := rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(off)), 77); r != 77 {
 		t.Fatalf("sendfile returned %d, %v", r, errno)
 	}

@@ -288,12 +288,22 @@ func heavy(n int) int {
 	return n
 }
 
-// offsetVar returns a heap int64 holding v, written for certain: a fresh
-// heap page the program never wrote is not mapped yet, and the kernel's
-// non-faulting reads at enter (bpf_probe_read_user) then fail, while the
-// syscall itself faults the page in.
+// offsetSink keeps every offsetVar reachable from a global, so each one
+// lives on the heap, where objects never move, and is never freed while a
+// test passes its address to the kernel as a plain uintptr.
+var (
+	offsetSinkMu sync.Mutex
+	offsetSink   []*int64
+)
+
+// offsetVar returns the address of an int64 holding v, for passing to
+// rawSendfile. A local variable would not do: its address, once converted
+// to uintptr, keeps nothing alive, and a goroutine's stack moves as it grows.
 func offsetVar(v int64) *int64 {
 	p := new(int64)
 	atomic.StoreInt64(p, v)
+	offsetSinkMu.Lock()
+	offsetSink = append(offsetSink, p)
+	offsetSinkMu.Unlock()
 	return p
 }

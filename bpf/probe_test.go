@@ -781,9 +781,10 @@ func TestSampleRatioHalf(t *testing.T) {
 	in := openRead(t, writeFile(t, t.TempDir(), "in", 16))
 	out := openDevNull(t)
 	const calls = 4000
+	off := offsetVar(0)
 	for i := 0; i < calls; i++ {
-		off := int64(0)
-		rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(&off)), 1)
+		atomic.StoreInt64(off, 0)
+		rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(off)), 1)
 	}
 	c.stopAndDrain(t, p)
 	got := len(c.matching(byTGID(os.Getpid())))

@@ -942,3 +942,143 @@ func TestCoverage(t *testing.T) {
 		t.Errorf("compat traced, but events for sendfile32 %v and i386 sendfile64 %v", sendfile32, sendfile64)
 	}
 }
+
+func TestManyThreadsBlockedInSendfile(t *testing.T) {
+	const threads = 64
+	in := openRead(t, writeFile(t, t.TempDir(), "in", 4096))
+	p := openProbe(t, ownFilter())
+	c := collect(p)
+
+	// Each thread blocks on its own full pipe, so all of them are inside
+	// sendfile at once: a kretprobe must follow 64 calls of one function.
+	type blocked struct {
+		tid     int
+		release func() int64
+	}
+	var all []blocked
+	for i := 0; i < threads; i++ {
+		tid, release := blockInSendfile(t, in)
+		all = append(all, blocked{tid, release})
+	}
+	tids := map[int]bool{}
+	for _, b := range all {
+		if n := b.release(); n <= 0 {
+			t.Fatalf("thread %d: sendfile returned %d", b.tid, n)
+		}
+		tids[b.tid] = true
+	}
+	c.stopAndDrain(t, p)
+
+	got := c.matching(func(e *Event) bool { return tids[int(e.Tid)] && e.Result > 0 })
+	if len(got) != threads {
+		t.Errorf("%d complete events for %d blocked threads", len(got), threads)
+	}
+	counters, err := p.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counters.KprobeMissed != 0 {
+		t.Errorf("the kernel missed %d kretprobes", counters.KprobeMissed)
+	}
+}
+
+// scriptedCalls makes the same set of calls every time: native with and
+// without an offset, failures, and (on x86_64) both i386 calls.
+func scriptedCalls(t *testing.T, in, out *os.File, off *int64, inPath string) (childPids []int64) {
+	t.Helper()
+	atomic.StoreInt64(off, 0)
+	rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(off)), 1000)
+	rawSendfile(int(out.Fd()), int(in.Fd()), 0, 500)
+	rawSendfile(-1, int(in.Fd()), uintptr(unsafe.Pointer(off)), 10)
+	rawSendfile(int(out.Fd()), int(in.Fd()), 1, 20)
+	atomic.StoreInt64(off, 4096)
+	rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(off)), 30)
+	if runtime.GOARCH == "amd64" {
+		childPids = append(childPids,
+			runCaller(t, caller(t, "sendfile_i386"), "/dev/null", inPath, "100", "1000")["pid"],
+			runCaller(t, caller(t, "sendfile_i386_lfs"), "/dev/null", inPath, "200", "1000")["pid"],
+			runCaller(t, caller(t, "int80"), "sendfile32", "/dev/null", inPath, "-5", "10")["pid"],
+		)
+	}
+	return childPids
+}
+
+// TestModesAgree runs one script of calls under every attach mode this
+// kernel offers and compares the events field by field, timestamps and
+// process ids aside. It runs in the tracepoint pass of the kernel matrix
+// (or with SENDFILE_OTEL_TEST_PROBE unset), since it opens every mode itself.
+func TestModesAgree(t *testing.T) {
+	requireRoot(t)
+	if m := testMode(); m != Auto && m != Tracepoint {
+		t.Skipf("runs in the tracepoint pass only, not in %s", m)
+	}
+	inPath := writeFile(t, worldDir(t), "in", 4096)
+	in := openRead(t, inPath)
+	out := openDevNull(t)
+	off := offsetVar(0)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := unix.Gettid()
+
+	byMode := map[Mode][]Event{}
+	for _, mode := range Modes {
+		p, err := Open(Options{Mode: mode, NoEnrich: true})
+		if err != nil {
+			t.Logf("%s not available here: %v", mode, err)
+			continue
+		}
+		c := collect(p)
+		pids := scriptedCalls(t, in, out, off, inPath)
+		c.stopAndDrain(t, p)
+		p.Close()
+
+		events := c.matching(func(e *Event) bool {
+			if int(e.Tid) == tid {
+				return true
+			}
+			for _, pid := range pids {
+				if int64(e.Tgid) == pid {
+					return true
+				}
+			}
+			return false
+		})
+		want := 5 + len(pids)
+		if len(events) != want {
+			t.Errorf("%s: %d events for %d scripted calls", mode, len(events), want)
+		}
+		for i := range events {
+			events[i].EnterNs, events[i].ExitNs, events[i].Tid, events[i].Tgid = 0, 0, 0, 0
+		}
+		byMode[mode] = events
+	}
+	if len(byMode) == 0 {
+		t.Fatal("no attach mode works")
+	}
+
+	var first Mode
+	for _, mode := range Modes {
+		events, ok := byMode[mode]
+		if !ok {
+			continue
+		}
+		if first == "" {
+			first = mode
+			continue
+		}
+		base := byMode[first]
+		if len(events) != len(base) {
+			continue // already reported above
+		}
+		for i := range events {
+			if events[i] != base[i] {
+				t.Errorf("event %d differs:\n  %s: %+v\n  %s: %+v", i, first, base[i], mode, events[i])
+			}
+		}
+	}
+	var modes []string
+	for mode := range byMode {
+		modes = append(modes, string(mode))
+	}
+	fmt.Printf("MODES-AGREE: compared %v\n", modes)
+}

@@ -6,7 +6,7 @@ BINARY    := $(BUILD_DIR)/sendfile-otel
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: help generate generate-check build callers test test-deploy test-unit vet jaeger demo bench vmtest clean
+.PHONY: help generate generate-check build callers test test-deploy vet jaeger demo bench vmtest clean
 
 help: ## List the targets.
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,9 +33,6 @@ test: vet test-deploy ## Run every test; the privileged ones need root.
 test-deploy: ## Check the deployment files: compose, collector, Kubernetes, Grafana (no Docker needed).
 	cd deploy/test && $(GO) vet ./... && $(GO) test -count=1 ./...
 
-test-unit: ## Run the tests that need neither root nor a kernel feature.
-	$(GO) test -count=1 -short ./...
-
 jaeger: ## Build the local Jaeger from deploy/local (cached outside the repository).
 	deploy/local/build-jaeger.sh >/dev/null
 
@@ -43,6 +40,9 @@ demo: build ## Build the agent and a local Jaeger, trace real downloads for DEMO
 	@echo "== building Jaeger v1.75.0 from source (about 5 minutes the first time, cached after)"
 	@jaeger=$$(deploy/local/build-jaeger.sh | tail -n 1) && \
 		$(GO) run ./internal/demo -agent $(BINARY) -jaeger "$$jaeger"
+
+bench: ## Measure the agent against untraced runs and bpftrace and write docs/benchmarks.md (root, bpftrace, nginx; about 8 minutes).
+	cd test/bench && ./run.sh
 
 vmtest: ## Run the privileged suite on Debian 6.1 and 6.12 kernels under qemu in every attach mode, and on the host; writes docs/kernel-matrix.md (root, about 5 to 10 minutes).
 	test/vm/run.sh

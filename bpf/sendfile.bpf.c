@@ -45,6 +45,8 @@ const volatile __s64 min_result = 0;
 const volatile bool errors_only = false;
 /* Readers are woken only once this many bytes wait in the ring buffer. */
 const volatile __u64 wakeup_bytes = 0;
+/* Past wakeup_bytes, the reader is woken again once per this many bytes. */
+#define WAKEUP_STEP (64 << 10)
 
 /* Arguments of a call between its enter and its exit. */
 struct inflight {
@@ -251,6 +253,7 @@ static __always_inline void emit(const struct inflight *call, __u32 tid, __u64 p
 				 __u64 uid_gid, long ret, __u64 exit_ns)
 {
 	struct event *e;
+	__u64 waiting, before;
 
 	count(COUNTER_SPAN_OFFERED);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -284,7 +287,15 @@ static __always_inline void emit(const struct inflight *call, __u32 tid, __u64 p
 		e->flags |= FLAG_OFFSET_END_UNREADABLE;
 	attach_enrichment(e, tid);
 
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= wakeup_bytes)
+	/*
+	 * Wake the reader when this record crosses the threshold, and past it
+	 * once per WAKEUP_STEP bytes, in case two CPUs both missed the crossing.
+	 * A wakeup per record would cost a self-interrupt per record.
+	 */
+	waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA); /* includes this record */
+	before = waiting - sizeof(*e);
+	if (waiting >= wakeup_bytes &&
+	    (before < wakeup_bytes || before / WAKEUP_STEP != waiting / WAKEUP_STEP))
 		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	else
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);

@@ -66,7 +66,7 @@ type Probe struct {
 
 // Open loads the programs, attaches them in the requested mode and returns
 // the running probe. In Auto mode it tries each mode in turn and keeps the
-// first that loads and attaches; Refused tells why the earlier ones failed.
+// first that loads and attaches. Refused returns why the earlier ones failed.
 func Open(opts Options) (*Probe, error) {
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {

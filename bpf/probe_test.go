@@ -607,7 +607,7 @@ func TestCallBlockedBeforeAttachIsOrphan(t *testing.T) {
 	}
 	// A kretprobe or fexit hooks a function's return at its entry, so a call
 	// that entered before attach returns unseen. Only the syscall exit
-	// tracepoint sees its exit, which then has no matching enter.
+	// tracepoint fires at its exit, which then has no matching enter.
 	if p.Mode() == Tracepoint && counters.OrphanExits < 1 {
 		t.Errorf("orphan exits = %d, want at least 1 in tracepoint mode", counters.OrphanExits)
 	}
@@ -909,7 +909,7 @@ func TestEnrichmentNamesSourceAndDestination(t *testing.T) {
 	}
 }
 
-// TestCoverage prints which calls the mode under test sees, one event of
+// TestCoverage prints which calls the mode under test captures, one event of
 // each kind, for the kernel matrix (test/vm) to report.
 func TestCoverage(t *testing.T) {
 	dir := worldDir(t)

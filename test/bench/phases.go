@@ -37,7 +37,7 @@ var (
 		setupUntraced,
 		setupMetricsOn, setupMetricsOff,
 		setupSampledOn, setupSampledOff,
-		setupSpansOn, setupSpansOff,
+		setupSpansOn, setupSpansOff, setupSpansOffPlain,
 		setupBpftraceSum, setupBpftracePrint,
 	}
 	rateSetups  = []setup{setupSpansOff, setupBpftracePrint}
@@ -45,7 +45,7 @@ var (
 		setupUntraced,
 		setupMetricsOn, setupMetricsOff,
 		setupSampledOn,
-		setupSpansOn, setupSpansOff,
+		setupSpansOn, setupSpansOff, setupSpansOffPlain,
 		setupBpftraceSum, setupBpftracePrint,
 	}
 )

@@ -48,6 +48,9 @@ var (
 	setupSampledOff = agentSetup("sampled-compat-off", "spans 1 %, compat off", "off").withEnv(sampledEnv...)
 	setupSpansOn    = agentSetup("spans-compat-on", "every span, compat on", "on")
 	setupSpansOff   = agentSetup("spans-compat-off", "every span, compat off", "off")
+	// The same without the file, socket and executable reads at enter: the
+	// pair gives the cost of enrichment.
+	setupSpansOffPlain = agentSetup("spans-compat-off-no-enrich", "every span, compat off, no enrichment", "off", "--enrich=false")
 
 	setupBpftraceSum   = setup{ID: "bpftrace-sum", Label: "bpftrace sum per uid", Kind: kindBpftrace, Script: bpftraceSumScript}
 	setupBpftracePrint = setup{ID: "bpftrace-print", Label: "bpftrace print each call", Kind: kindBpftrace, Script: bpftracePrintScript}

@@ -17,7 +17,7 @@ import (
 )
 
 // Child scenarios run in a separate process, so that they can run as
-// another user and their calls are told apart by uid.
+// another user and their calls are distinguished by uid.
 const (
 	// childOneByte makes N one-byte calls from a file to /dev/null; arg "N,PATH".
 	childOneByte = "one-byte"

@@ -16,17 +16,17 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sendfile-otel/sendfile-otel/internal/testenv"
 )
 
 // Environment variables that steer the privileged tests.
 const (
-	// envRequirePrivileged turns every skip of a privileged test into a failure.
-	envRequirePrivileged = "SENDFILE_OTEL_REQUIRE_PRIVILEGED"
 	// envTestProbe picks the attach mode the tests use (default: auto).
 	envTestProbe = "SENDFILE_OTEL_TEST_PROBE"
 	// envCallersDir names a directory of prebuilt test callers (see test/callers).
 	envCallersDir = "SENDFILE_OTEL_CALLERS_DIR"
-	// envVM tells the suite it runs in an emulated VM, so the heaviest loads shrink.
+	// envVM marks a run in an emulated VM, so the heaviest loads shrink.
 	envVM = "SENDFILE_OTEL_VM"
 	// envChild makes the test binary act as a child process running one scenario.
 	envChild = "SENDFILE_OTEL_TEST_CHILD"
@@ -39,22 +39,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// skipOrFail skips the test, or fails it when privileged tests are required.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv(envRequirePrivileged) == "1" {
-		t.Fatalf("required test cannot run: "+format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// requireRoot skips unless the test runs as root.
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "needs root to load BPF programs (running as uid %d)", os.Geteuid())
-	}
-}
+var (
+	skipOrFail  = testenv.SkipOrFail
+	requireRoot = testenv.RequireRoot
+)
 
 // testMode is the attach mode under test.
 func testMode() Mode {

@@ -117,9 +117,9 @@ func kprobesAvailable(tracefs string) bool {
 func loadError(mode Mode, err error) error {
 	if errors.Is(err, unix.EPERM) {
 		if mode == Fentry {
-			return fmt.Errorf("the kernel refused to load fentry/fexit programs (EPERM; tracing programs can be blocked by kernel lockdown, a security module or a kernel built without the BPF trampoline): %w", err)
+			return fmt.Errorf("the kernel rejected the fentry/fexit programs with EPERM (kernel lockdown, a security module or a kernel without the BPF trampoline can block tracing programs); use --probe=kprobe or tracepoint: %w", err)
 		}
-		return fmt.Errorf("the kernel refused to load %s programs (EPERM: run as root or with CAP_BPF and CAP_PERFMON): %w", mode, err)
+		return fmt.Errorf("the kernel rejected the %s programs with EPERM (run as root or with CAP_BPF and CAP_PERFMON): %w", mode, err)
 	}
 	return fmt.Errorf("loading %s programs: %w", mode, verifierSummary(err))
 }

@@ -127,8 +127,8 @@ type Options struct {
 	// follow at once; default 4096 (the kernel's maximum). The kernel misses the
 	// exits of calls past it, and Probe.Counters reports them as KprobeMissed.
 	KretprobeMaxActive int
-	// TracefsPath is where tracefs is mounted when it is missing; default
-	// /sys/kernel/tracing.
+	// TracefsPath is the tracefs mount point, mounted there when tracefs is
+	// missing; default /sys/kernel/tracing.
 	TracefsPath string
 	// Logger receives what Open decides; default slog.Default().
 	Logger *slog.Logger

@@ -33,7 +33,7 @@ const cacheLimit = 4096
 // the caller's executable and its container. Paths and peers go on spans
 // only, never on metrics.
 type KernelEnricher struct {
-	procRoot   string // where /proc is, for tests
+	procRoot   string // the /proc mount point, replaced in tests
 	cgroupV2   bool   // the default hierarchy is cgroup v2, so cgroup ids name cgroups
 	cgroups    *cgroupIndex
 	buf        []byte
@@ -377,6 +377,11 @@ func (c *cgroupIndex) path(id uint64) (string, bool) {
 	p, ok := paths[id]
 	return p, ok
 }
+
+// Cgroup2Mount returns where this process sees the cgroup2 file system
+// mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hosts that mix v1
+// and v2), or "" when it is not mounted.
+func Cgroup2Mount() string { return cgroup2Mount("/proc/self/mountinfo") }
 
 // cgroup2Mount returns where the cgroup2 file system is mounted, from a
 // mountinfo file, or "" when it is not.

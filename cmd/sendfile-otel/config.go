@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sendfile-otel/sendfile-otel/bpf"
+	"github.com/sendfile-otel/sendfile-otel/otelbridge"
 )
 
 // envPrefix starts the environment twin of every flag: --min-bytes is
@@ -56,7 +57,7 @@ func newFlagSet(name string, cfg *config, output io.Writer) *flag.FlagSet {
 	fs.StringVar(&cfg.pids, "pid", "", "comma-separated process ids whose calls become spans (default all)")
 	fs.StringVar(&cfg.uids, "uid", "", "comma-separated real user ids whose calls become spans (default all)")
 	fs.StringVar(&cfg.comms, "comm", "", "comma-separated thread names (up to 15 bytes each) whose calls become spans (default all)")
-	fs.StringVar(&cfg.cgroups, "cgroup", "", "comma-separated cgroup v2 directories (under /sys/fs/cgroup) whose tasks' calls become spans; descendants are not included (default all)")
+	fs.StringVar(&cfg.cgroups, "cgroup", "", "comma-separated cgroup v2 directories (absolute, or relative to the cgroup2 mount) whose tasks' calls become spans; descendants are not included (default all)")
 	fs.Int64Var(&cfg.minBytes, "min-bytes", 0, "skip spans for successful calls that moved fewer bytes (failed calls are kept)")
 	fs.BoolVar(&cfg.errorsOnly, "errors-only", false, "make spans for failed calls only")
 	fs.BoolVar(&cfg.enrich, "enrich", true, "add what the fds refer to (file, socket ends, executable, container) to spans")
@@ -190,11 +191,15 @@ func parseIDs(flagName, value string) ([]uint32, error) {
 }
 
 // cgroupID returns the cgroup v2 id of a cgroup directory: its inode number,
-// which is what bpf_get_current_cgroup_id reports. A path relative to the
-// cgroup root is taken under /sys/fs/cgroup.
+// which is what bpf_get_current_cgroup_id reports. A relative path is taken
+// under the cgroup2 mount.
 func cgroupID(dir string) (uint64, error) {
 	if !strings.HasPrefix(dir, "/") {
-		dir = "/sys/fs/cgroup/" + dir
+		mount := otelbridge.Cgroup2Mount()
+		if mount == "" {
+			return 0, fmt.Errorf("cgroup %s: no cgroup2 file system is mounted; give an absolute path", dir)
+		}
+		dir = mount + "/" + dir
 	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {

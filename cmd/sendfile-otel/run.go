@@ -191,7 +191,7 @@ func shutdown(ctx context.Context, probe *bpf.Probe, bridge *otelbridge.Bridge, 
 
 	if tp != nil {
 		// Spans get two thirds of what is left, so that a collector that
-		// never answers cannot leave no time for the last metric export.
+		// never responds cannot leave no time for the last metric export.
 		spanCtx := ctx
 		if deadline, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sendfile-otel/sendfile-otel/internal/testenv"
 )
 
 // RepoRoot returns the directory of the go.mod that declares module
@@ -167,9 +169,5 @@ func runBuildScript(t testing.TB, root string, cachedOnly bool) (string, error) 
 // skipOrFail skips t, or fails it when $SENDFILE_OTEL_REQUIRE_PRIVILEGED is "1".
 func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
-	message := "jaegertest: " + fmt.Sprintf(format, args...)
-	if os.Getenv(EnvRequire) == "1" {
-		t.Fatalf("%s (%s=1, so this fails instead of skipping)", message, EnvRequire)
-	}
-	t.Skip(message)
+	testenv.SkipOrFail(t, "jaegertest: "+format, args...)
 }

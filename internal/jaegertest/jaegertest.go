@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sendfile-otel/sendfile-otel/internal/testenv"
 )
 
 // Environment variables read by Start.
@@ -30,7 +32,7 @@ const (
 
 	// EnvRequire, set to "1", makes Start fail the test instead of skipping
 	// it when no Jaeger binary can be had.
-	EnvRequire = "SENDFILE_OTEL_REQUIRE_PRIVILEGED"
+	EnvRequire = testenv.EnvRequire
 )
 
 // rootModulePath is the module whose go.mod marks the repository root.

@@ -18,23 +18,15 @@ import (
 	"time"
 
 	"github.com/sendfile-otel/sendfile-otel/internal/jaegertest"
+	"github.com/sendfile-otel/sendfile-otel/internal/testenv"
 )
 
-const envRequire = "SENDFILE_OTEL_REQUIRE_PRIVILEGED"
+var skipOrFail = testenv.SkipOrFail
 
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv(envRequire) == "1" {
-		t.Fatalf("required test cannot run: "+format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
+// requireRoot skips or fails a test that needs root, and skips it in -short mode.
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "needs root to load BPF programs (running as uid %d)", os.Geteuid())
-	}
+	testenv.RequireRoot(t)
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}

@@ -81,7 +81,7 @@ func TestNginxDownloadsBecomeSpansAndBytes(t *testing.T) {
 	writeFile(t, smallPath, smallSize)
 	web := startNginx(t, root)
 	worker := web.workers(t)[0]
-	workerUID := procUID(t, worker)
+	workerUID := nginxWorkerUID(t)
 	baseline := ioBytes(t, ctx, j, service, workerUID)
 
 	// A download held open: the worker's fds are read while it sends.

@@ -3,12 +3,12 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -241,46 +241,74 @@ http {
 	return &nginx{root: root, port: port, master: cmd.Process.Pid}
 }
 
-// workers returns the pids of the master's children.
-func (n *nginx) workers(t testing.TB) []int {
+// nginxUser is the user the configuration above runs workers as.
+const nginxUser = "www-data"
+
+// nginxWorkerUID looks up the uid of nginxUser in the user database, which is
+// what the kernel reports for a worker once it has dropped root.
+func nginxWorkerUID(t testing.TB) int {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", n.master, n.master))
+	u, err := user.Lookup(nginxUser)
 	if err != nil {
-		t.Fatal(err)
+		skipOrFail(t, "nginx workers run as %s, which this machine lacks: %v", nginxUser, err)
 	}
-	var pids []int
-	for _, field := range strings.Fields(string(data)) {
-		pid, err := strconv.Atoi(field)
-		if err == nil {
-			pids = append(pids, pid)
-		}
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		t.Fatalf("user %s has a non-numeric uid %q", nginxUser, u.Uid)
 	}
-	if len(pids) == 0 {
-		t.Fatal("nginx has no worker")
-	}
-	return pids
+	return uid
 }
 
-// procUID returns the real uid of a process from /proc.
-func procUID(t testing.TB, pid int) int {
+// workers returns the pids of the master's children once at least one of
+// them runs as nginxUser. Listening comes before the fork and the setuid,
+// so a child seen too early may still be root, and its calls would count
+// under uid 0.
+func (n *nginx) workers(t testing.TB) []int {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
-		if fields := strings.Fields(scanner.Text()); len(fields) >= 2 && fields[0] == "Uid:" {
-			uid, err := strconv.Atoi(fields[1])
+	want := nginxWorkerUID(t)
+	var pids []int
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", n.master, n.master))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids = pids[:0]
+		ready := false
+		for _, field := range strings.Fields(string(data)) {
+			pid, err := strconv.Atoi(field)
 			if err != nil {
-				t.Fatal(err)
+				continue
 			}
-			return uid
+			pids = append(pids, pid)
+			if uid, ok := realUID(pid); ok && uid == want {
+				ready = true
+			}
+		}
+		if ready {
+			return pids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx master %d has no worker running as %s (uid %d) after 10 s; children: %v", n.master, nginxUser, want, pids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// realUID returns the real uid of a process from /proc, false when the
+// process is gone or its status has no Uid line.
+func realUID(pid int) (int, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if fields := strings.Fields(line); len(fields) >= 2 && fields[0] == "Uid:" {
+			uid, err := strconv.Atoi(fields[1])
+			return uid, err == nil
 		}
 	}
-	t.Fatalf("no Uid line in /proc/%d/status", pid)
-	return -1
+	return 0, false
 }
 
 // worldDir returns a temporary directory that the nginx worker can read.

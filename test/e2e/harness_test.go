@@ -254,7 +254,7 @@ func nginxWorkerUID(t testing.TB) int {
 	}
 	uid, err := strconv.Atoi(u.Uid)
 	if err != nil {
-		t.Fatalf("user %s has a non-numeric uid %q", nginxUser, u.Uid)
+		t.Fatalf("user %s has an invalid uid %q: want a number", nginxUser, u.Uid)
 	}
 	return uid
 }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/sendfile-otel/sendfile-otel/bpf"
+	"github.com/sendfile-otel/sendfile-otel/internal/telemetry"
 )
 
 // rawFrame is a gRPC message kept as its wire bytes.
@@ -84,21 +85,24 @@ func enrichedSocketEvent() bpf.Event {
 	return ev
 }
 
-// processCPU returns the user and system CPU time this process has used.
-func processCPU(b *testing.B) time.Duration {
+// processUsage returns the CPU time this process has used, user and
+// system, and its peak resident set size in bytes.
+func processUsage(b *testing.B) (time.Duration, int64) {
 	var usage unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &usage); err != nil {
 		b.Fatalf("getrusage failed: %v", err)
 	}
-	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano()), usage.Maxrss << 10
 }
 
 // BenchmarkSpanPipeline measures the agent's user-space cost per span:
-// HandleEvent with enrichment, the batch span processor the agent uses and
+// HandleEvent with enrichment, the agent's batch span processor (sized by
+// the OTEL_BSP_* variables, as in the agent) and
 // the OTLP gRPC exporter sending to a receiver on loopback. Each iteration
 // is one span. cpu-ns/span is the CPU time of the whole process per span,
 // final flush included: that is what the agent pays per span. It includes
-// the receiver too, which only copies the request bytes.
+// the receiver too, which only copies the request bytes. peak-RSS-MiB is
+// the process's peak, which a longer -benchtime makes more reliable.
 func BenchmarkSpanPipeline(b *testing.B) {
 	received, endpoint := startTraceReceiver(b)
 	ctx := context.Background()
@@ -126,15 +130,16 @@ func BenchmarkSpanPipeline(b *testing.B) {
 	if err != nil {
 		b.Fatalf("New: %v", err)
 	}
+	batch, err := telemetry.BatchSpanFromEnv(telemetry.DefaultBatchSpan)
+	if err != nil {
+		b.Fatal(err)
+	}
 	tp.RegisterSpanProcessor(sdktrace.NewBatchSpanProcessor(CountingExporter(exporter, bridge),
-		sdktrace.WithBlocking(),
-		sdktrace.WithMaxQueueSize(16384),
-		sdktrace.WithMaxExportBatchSize(2048),
-		sdktrace.WithBatchTimeout(time.Second),
+		append(batch.Options(), sdktrace.WithBlocking())...,
 	))
 
 	b.ReportAllocs()
-	cpuBefore := processCPU(b)
+	cpuBefore, _ := processUsage(b)
 	n := 0
 	for b.Loop() {
 		bridge.HandleEvent(&ev)
@@ -144,7 +149,9 @@ func BenchmarkSpanPipeline(b *testing.B) {
 	if err := tp.Shutdown(ctx); err != nil {
 		b.Fatalf("flushing spans: %v", err)
 	}
-	b.ReportMetric(float64(processCPU(b)-cpuBefore)/float64(n), "cpu-ns/span")
+	cpuAfter, peakRSS := processUsage(b)
+	b.ReportMetric(float64(cpuAfter-cpuBefore)/float64(n), "cpu-ns/span")
+	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MiB")
 	if got := bridge.Stats().SpansExported; got != uint64(n) {
 		b.Fatalf("the exporter reported %d spans exported, want %d", got, n)
 	}

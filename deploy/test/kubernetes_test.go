@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/api/krusty"
 	kusttypes "sigs.k8s.io/kustomize/api/types"
@@ -308,6 +309,8 @@ func TestKubernetesAgent(t *testing.T) {
 	if spec.HostNetwork {
 		t.Errorf("agent: hostNetwork is true; the agent needs no host network")
 	}
+	checkMemoryLimitAboveGoLimit(t, c)
+
 	sc := c.SecurityContext
 	if sc == nil || sc.Capabilities == nil {
 		t.Fatalf("agent container: no securityContext.capabilities")
@@ -575,5 +578,36 @@ func TestKubernetesCollector(t *testing.T) {
 func TestKubernetesCommandDocumented(t *testing.T) {
 	if !bytes.Contains(readRepoFile(t, "deploy", "README.md"), []byte("kubectl apply -k deploy/kubernetes")) {
 		t.Errorf("deploy/README.md does not show `kubectl apply -k deploy/kubernetes`")
+	}
+}
+
+// checkMemoryLimitAboveGoLimit checks that GOMEMLIMIT, a soft cap on the Go
+// heap, leaves room under the container's memory limit for memory the Go
+// runtime does not manage, such as the mapped BPF ring buffer.
+func checkMemoryLimitAboveGoLimit(t *testing.T, c corev1.Container) {
+	t.Helper()
+	limit, ok := c.Resources.Limits[corev1.ResourceMemory]
+	if !ok {
+		t.Errorf("container %s: no memory limit", c.Name)
+		return
+	}
+	var goLimit string
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			goLimit = e.Value
+		}
+	}
+	if goLimit == "" {
+		t.Errorf("container %s: no literal GOMEMLIMIT; set one below the memory limit %s", c.Name, limit.String())
+		return
+	}
+	// Go writes binary units as MiB and GiB, Kubernetes as Mi and Gi.
+	goBytes, err := resource.ParseQuantity(strings.TrimSuffix(goLimit, "B"))
+	if err != nil {
+		t.Errorf("container %s: GOMEMLIMIT %q is not a size in MiB or GiB: %v", c.Name, goLimit, err)
+		return
+	}
+	if room := limit.Value() - goBytes.Value(); room < 32<<20 {
+		t.Errorf("container %s: GOMEMLIMIT %s leaves %d MiB under the memory limit %s, want at least 32 MiB for the ring buffer and stacks", c.Name, goLimit, room>>20, limit.String())
 	}
 }

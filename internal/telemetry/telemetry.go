@@ -12,6 +12,8 @@
 //	                              so the parentbased forms act as their root sampler)
 //	OTEL_TRACES_SAMPLER_ARG       the ratio for traceidratio, in [0, 1] (default 1)
 //	OTEL_METRIC_EXPORT_INTERVAL   milliseconds between metric exports (default 60000)
+//	OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_SCHEDULE_DELAY,
+//	OTEL_BSP_EXPORT_TIMEOUT       the batch span processor; see BatchSpanFromEnv
 //	OTEL_SERVICE_NAME             service.name (default sendfile-otel)
 //	OTEL_RESOURCE_ATTRIBUTES      extra resource attributes, key=value,...
 package telemetry
@@ -25,6 +27,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
@@ -96,6 +99,81 @@ func orDefault(value, fallback string) string {
 		return fallback
 	}
 	return value
+}
+
+// BatchSpan sizes the batch span processor: how many spans wait for
+// export, how many go in one export request, how long a partial batch
+// waits, and how long one export may take.
+type BatchSpan struct {
+	MaxQueueSize       int
+	MaxExportBatchSize int
+	ScheduleDelay      time.Duration
+	ExportTimeout      time.Duration
+}
+
+// DefaultBatchSpan sizes the agent's batch span processor where no
+// OTEL_BSP_* variable is set. The agent's processor blocks when its queue
+// is full, so a slow collector backs up into the kernel ring buffer, where
+// every dropped event is counted, instead of being dropped uncounted.
+//
+// The queue is short because the ring buffer is the cheaper place to wait:
+// a queued span holds several KiB of Go heap that the garbage collector
+// scans, a waiting event 1.7 KiB of kernel memory. A batch of 512 spans of
+// about 1 KiB each stays well below the 4 MiB that gRPC servers, the
+// OpenTelemetry Collector's included, accept per message by default.
+var DefaultBatchSpan = BatchSpan{
+	MaxQueueSize:       2048,
+	MaxExportBatchSize: 512,
+	ScheduleDelay:      time.Second,
+	ExportTimeout:      30 * time.Second,
+}
+
+// Options returns the processor options that apply b.
+func (b BatchSpan) Options() []sdktrace.BatchSpanProcessorOption {
+	return []sdktrace.BatchSpanProcessorOption{
+		sdktrace.WithMaxQueueSize(b.MaxQueueSize),
+		sdktrace.WithMaxExportBatchSize(b.MaxExportBatchSize),
+		sdktrace.WithBatchTimeout(b.ScheduleDelay),
+		sdktrace.WithExportTimeout(b.ExportTimeout),
+	}
+}
+
+// BatchSpanFromEnv returns defaults with each field replaced by its
+// OTEL_BSP_* variable when that is set: OTEL_BSP_MAX_QUEUE_SIZE,
+// OTEL_BSP_MAX_EXPORT_BATCH_SIZE, and OTEL_BSP_SCHEDULE_DELAY and
+// OTEL_BSP_EXPORT_TIMEOUT in milliseconds. A value that is not a positive
+// integer, or a batch larger than the queue, is an error.
+func BatchSpanFromEnv(defaults BatchSpan) (BatchSpan, error) {
+	b := defaults
+	var errs []error
+	positive := func(variable string, dst *int, unit string) {
+		value := strings.TrimSpace(os.Getenv(variable))
+		if value == "" {
+			return
+		}
+		n, err := strconv.Atoi(value)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("invalid %s %q: want a positive number of %s", variable, value, unit))
+			return
+		}
+		*dst = n
+	}
+	milliseconds := func(variable string, dst *time.Duration) {
+		ms := int(*dst / time.Millisecond)
+		positive(variable, &ms, "milliseconds")
+		*dst = time.Duration(ms) * time.Millisecond
+	}
+	positive("OTEL_BSP_MAX_QUEUE_SIZE", &b.MaxQueueSize, "spans")
+	positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &b.MaxExportBatchSize, "spans")
+	milliseconds("OTEL_BSP_SCHEDULE_DELAY", &b.ScheduleDelay)
+	milliseconds("OTEL_BSP_EXPORT_TIMEOUT", &b.ExportTimeout)
+	if len(errs) == 0 && b.MaxExportBatchSize > b.MaxQueueSize {
+		errs = append(errs, fmt.Errorf("invalid span batch size %d: it exceeds the queue size %d; lower OTEL_BSP_MAX_EXPORT_BATCH_SIZE or raise OTEL_BSP_MAX_QUEUE_SIZE", b.MaxExportBatchSize, b.MaxQueueSize))
+	}
+	if len(errs) > 0 {
+		return defaults, errors.Join(errs...)
+	}
+	return b, nil
 }
 
 // CheckEnv rejects malformed values that the SDK would otherwise ignore

@@ -205,7 +205,9 @@ func (k *KernelEnricher) intern(b []byte) string {
 
 // executablePath reads /proc/<tgid>/exe once per executable of a process:
 // the key includes the executable's inode, so an exec, or a reused pid,
-// reads it anew. It returns "" once the process is gone.
+// reads it anew. It returns "" when the link cannot be read, because the
+// process is gone or access is denied, and remembers that, so a process
+// whose link is unreadable costs one readlink, not one per event.
 func (k *KernelEnricher) executablePath(ev *bpf.Event) string {
 	key := exeKey{tgid: ev.Tgid, dev: ev.Enrich.ExeDev, ino: ev.Enrich.ExeIno}
 	if info, ok := k.exes[key]; ok {
@@ -213,10 +215,10 @@ func (k *KernelEnricher) executablePath(ev *bpf.Event) string {
 	}
 	path, err := os.Readlink(k.procRoot + "/" + strconv.FormatUint(uint64(ev.Tgid), 10) + "/exe")
 	if err != nil {
-		return ""
-	}
-	// A process that exec'd since the event reads as another executable.
-	if filepath.Base(strings.TrimSuffix(path, " (deleted)")) != string(ev.ExeNameBytes()) && len(ev.ExeNameBytes()) < 63 {
+		path = ""
+	} else if filepath.Base(strings.TrimSuffix(path, " (deleted)")) != string(ev.ExeNameBytes()) && len(ev.ExeNameBytes()) < 63 {
+		// The process exec'd since the event: its next events carry the
+		// new executable's inode, under which the link is read again.
 		return ""
 	}
 	if len(k.exes) >= cacheLimit {

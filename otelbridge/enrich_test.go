@@ -5,6 +5,7 @@ package otelbridge
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/sendfile-otel/sendfile-otel/bpf"
@@ -139,5 +140,65 @@ func TestEnricherUnenrichedEventAddsNothing(t *testing.T) {
 	k := newKernelEnricher(t.TempDir(), true, nil)
 	if got := k.Enrich(nil, &ev); len(got) != 0 {
 		t.Errorf("attributes %v for an event without enrichment", got)
+	}
+}
+
+// exeEvent returns an enriched event of pid whose executable is name.
+func exeEvent(pid uint32, name string, ino uint64) bpf.Event {
+	var ev bpf.Event
+	ev.Tgid = pid
+	ev.Enrich.Enriched = 1
+	ev.Enrich.ExeIno = ino
+	for i, c := range []byte(name) {
+		ev.Enrich.ExeName[i] = int8(c)
+	}
+	return ev
+}
+
+func TestExecutablePathCache(t *testing.T) {
+	proc := t.TempDir()
+	link := func(pid int, target string) {
+		t.Helper()
+		dir := filepath.Join(proc, strconv.Itoa(pid))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, "exe"))
+		if err := os.Symlink(target, filepath.Join(dir, "exe")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k := newKernelEnricher(proc, true, nil)
+
+	// A live process: read once, then served from the cache.
+	link(10, "/usr/sbin/nginx")
+	ev := exeEvent(10, "nginx", 1)
+	if got := k.executablePath(&ev); got != "/usr/sbin/nginx" {
+		t.Fatalf("live process: %q, want /usr/sbin/nginx", got)
+	}
+	link(10, "/elsewhere/nginx")
+	if got := k.executablePath(&ev); got != "/usr/sbin/nginx" {
+		t.Errorf("second event of the same executable: %q, want the cached /usr/sbin/nginx", got)
+	}
+
+	// An unreadable link: "" and remembered, so no readlink per event.
+	exited := exeEvent(20, "cat", 2)
+	if got := k.executablePath(&exited); got != "" {
+		t.Errorf("process without /proc entry: %q, want empty", got)
+	}
+	link(20, "/usr/bin/cat")
+	if got := k.executablePath(&exited); got != "" {
+		t.Errorf("process whose link failed once: %q, want the cached empty path", got)
+	}
+
+	// A process that exec'd since the event: not cached, read again later.
+	link(30, "/usr/bin/python3")
+	execd := exeEvent(30, "sh", 3)
+	if got := k.executablePath(&execd); got != "" {
+		t.Errorf("process that exec'd python3 after an event of sh: %q, want empty", got)
+	}
+	link(30, "/bin/sh")
+	if got := k.executablePath(&execd); got != "/bin/sh" {
+		t.Errorf("same event once the link names sh: %q, want /bin/sh", got)
 	}
 }

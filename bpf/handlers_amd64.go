@@ -25,9 +25,12 @@ var handlers = []handler{
 	},
 }
 
-// Raw tracepoint programs that catch compat calls in tracepoint mode, where
-// the syscalls:sys_*_sendfile64 tracepoints do not fire for them.
+// Programs that catch compat calls in tracepoint mode, where the
+// syscalls:sys_*_sendfile64 tracepoints do not fire for them: BTF
+// tracepoints where the kernel accepts them, raw tracepoints otherwise.
 const (
+	btfCompatEnterProgram = sendfileProgBtfCompatEnter
+	btfCompatExitProgram  = sendfileProgBtfCompatExit
 	rawCompatEnterProgram = sendfileProgRawTpCompatEnter
 	rawCompatExitProgram  = sendfileProgRawTpCompatExit
 )

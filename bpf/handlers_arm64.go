@@ -15,6 +15,8 @@ var handlers = []handler{
 
 // arm64 has no compat programs in tracepoint mode.
 const (
+	btfCompatEnterProgram = ""
+	btfCompatExitProgram  = ""
 	rawCompatEnterProgram = ""
 	rawCompatExitProgram  = ""
 )

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,46 @@ func openProbe(t testing.TB, opts Options) *Probe {
 		skipOrFail(t, "attach mode %s not available: %v", opts.Mode, err)
 	}
 	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// compatVariant is one way the mode under test traces compat calls.
+type compatVariant struct {
+	name string
+	opts Options
+	hook string // a hook the probe must have attached, "" for any
+}
+
+// compatVariants returns the variants of the mode under test: in tracepoint
+// mode BTF tracepoints and the raw tracepoint fallback, in the other modes
+// the mode's own hooks only. Auto is resolved by opening a probe.
+func compatVariants(t *testing.T) []compatVariant {
+	t.Helper()
+	mode := testMode()
+	if mode == Auto {
+		p := openProbe(t, Options{NoSpans: true, Compat: CompatOn})
+		mode = p.Mode()
+		p.Close()
+	}
+	if mode != Tracepoint {
+		return []compatVariant{{name: string(mode), opts: Options{Mode: mode, Compat: CompatOn}}}
+	}
+	return []compatVariant{
+		{"tp_btf", Options{Mode: Tracepoint, Compat: CompatOn}, "tp_btf:sys_enter"},
+		{"raw_tracepoint", Options{Mode: Tracepoint, Compat: CompatOn, rawCompatTracepoints: true}, "raw_tracepoint:sys_enter"},
+	}
+}
+
+// openCompatProbe opens the probe of a compat variant and checks that it
+// attached the variant's hook.
+func openCompatProbe(t *testing.T, v compatVariant) *Probe {
+	t.Helper()
+	p := openProbe(t, v.opts)
+	if v.hook != "" && !slices.Contains(p.Hooks(), v.hook) {
+		// BTF tracepoints need Linux 5.11 or newer and a kernel that allows
+		// tracing programs; the raw tracepoints then stand in for them.
+		skipOrFail(t, "%s not attached (hooks %v): this kernel refused the %s variant", v.hook, p.Hooks(), v.name)
+	}
 	return p
 }
 

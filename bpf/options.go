@@ -132,6 +132,10 @@ type Options struct {
 	TracefsPath string
 	// Logger receives what Open decides; default slog.Default().
 	Logger *slog.Logger
+
+	// rawCompatTracepoints skips the BTF tracepoints for compat calls in
+	// tracepoint mode, so that tests reach the raw tracepoint fallback.
+	rawCompatTracepoints bool
 }
 
 const (

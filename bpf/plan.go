@@ -14,10 +14,11 @@ import (
 
 // plan describes the programs one mode loads and attaches on this kernel.
 type plan struct {
-	mode     Mode
-	handlers []handler // handlers present in the kernel and wanted
-	compat   bool      // compat calls are covered
-	noSpans  bool
+	mode      Mode
+	handlers  []handler // handlers present in the kernel and wanted
+	compat    bool      // compat calls are covered
+	compatBTF bool      // tracepoint mode covers them with BTF, not raw, tracepoints
+	noSpans   bool
 }
 
 // planMode picks the handlers a mode hooks: the native one always, the
@@ -46,6 +47,7 @@ func planMode(opts Options, mode Mode, log *slog.Logger) (plan, error) {
 	if mode == Tracepoint && rawCompatEnterProgram == "" {
 		pl.compat = false
 	}
+	pl.compatBTF = mode == Tracepoint && pl.compat && btfCompatEnterProgram != "" && !opts.rawCompatTracepoints
 	if opts.Compat == CompatOn && !pl.compat {
 		return plan{}, errors.New("compat calls cannot be traced on this architecture; use --compat=off or auto")
 	}
@@ -77,13 +79,23 @@ func (pl plan) programs() map[string]string {
 		}
 		progs[sendfileProgTpSendfile64Exit] = ""
 		if pl.compat {
+			enter, exit := pl.compatPrograms()
 			if !pl.noSpans {
-				progs[rawCompatEnterProgram] = ""
+				progs[enter] = ""
 			}
-			progs[rawCompatExitProgram] = ""
+			progs[exit] = ""
 		}
 	}
 	return progs
+}
+
+// compatPrograms returns the enter and exit programs of compat calls in
+// tracepoint mode.
+func (pl plan) compatPrograms() (enter, exit string) {
+	if pl.compatBTF {
+		return btfCompatEnterProgram, btfCompatExitProgram
+	}
+	return rawCompatEnterProgram, rawCompatExitProgram
 }
 
 // fexitKey names the copy of the fexit program bound to one handler.
@@ -223,12 +235,18 @@ func (p *Probe) attach(pl plan) error {
 		}
 
 	case Tracepoint:
-		type tracepoint struct{ prog, group, name string }
+		// kind "" is a syscalls: tracepoint, "raw" a raw one, "btf" a BTF one.
+		type tracepoint struct{ prog, kind, name string }
+		compatEnter, compatExit := pl.compatPrograms()
+		compatKind := "raw"
+		if pl.compatBTF {
+			compatKind = "btf"
+		}
 		order := []tracepoint{
-			{sendfileProgTpSendfile64Exit, "syscalls", "sys_exit_sendfile64"},
-			{rawCompatExitProgram, "", "sys_exit"},
-			{sendfileProgTpSendfile64Enter, "syscalls", "sys_enter_sendfile64"},
-			{rawCompatEnterProgram, "", "sys_enter"},
+			{sendfileProgTpSendfile64Exit, "", "sys_exit_sendfile64"},
+			{compatExit, compatKind, "sys_exit"},
+			{sendfileProgTpSendfile64Enter, "", "sys_enter_sendfile64"},
+			{compatEnter, compatKind, "sys_enter"},
 		}
 		for _, tp := range order {
 			prog := progs[tp.prog]
@@ -237,16 +255,22 @@ func (p *Probe) attach(pl plan) error {
 			}
 			var l link.Link
 			var err error
-			if tp.group == "" {
+			var hook string
+			switch tp.kind {
+			case "btf":
+				l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+				hook = "tp_btf:" + tp.name
+			case "raw":
 				l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp.name, Program: prog})
-				tp.group = "raw_tracepoint"
-			} else {
-				l, err = link.Tracepoint(tp.group, tp.name, prog, nil)
+				hook = "raw_tracepoint:" + tp.name
+			default:
+				l, err = link.Tracepoint("syscalls", tp.name, prog, nil)
+				hook = "syscalls:" + tp.name
 			}
 			if err != nil {
-				return fmt.Errorf("attaching %s to tracepoint %s:%s: %w", tp.prog, tp.group, tp.name, err)
+				return fmt.Errorf("attaching %s to %s: %w", tp.prog, hook, err)
 			}
-			add(l, tp.group+":"+tp.name)
+			add(l, hook)
 		}
 	}
 	return nil

@@ -105,37 +105,40 @@ func Open(opts Options) (*Probe, error) {
 	return nil, fmt.Errorf("no attach mode works on this kernel (%s)", strings.Join(reasons, "; "))
 }
 
-// openMode loads and attaches the programs of one mode, closing everything
+// openMode loads and attaches the programs of one mode. In tracepoint mode
+// it covers compat calls with BTF tracepoints when the kernel accepts them,
+// and with raw tracepoints otherwise.
+func openMode(opts Options, mode Mode) (*Probe, error) {
+	if err := preflight(opts, mode, opts.Logger); err != nil {
+		return nil, err
+	}
+	pl, err := planMode(opts, mode, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if pl.compatBTF {
+		p, err := openPlan(opts, pl)
+		if err == nil {
+			return p, nil
+		}
+		opts.Logger.Info("the kernel rejected BTF tracepoints for compat calls, so raw tracepoints are used, at a higher cost per syscall", "error", err)
+		pl.compatBTF = false
+	}
+	return openPlan(opts, pl)
+}
+
+// openPlan loads and attaches the programs of a plan, closing everything
 // it opened when a step fails.
-func openMode(opts Options, mode Mode) (_ *Probe, err error) {
-	p := &Probe{opts: opts, log: opts.Logger, mode: mode}
+func openPlan(opts Options, pl plan) (_ *Probe, err error) {
+	p := &Probe{opts: opts, log: opts.Logger, mode: pl.mode, compat: pl.compat}
 	defer func() {
 		if err != nil {
 			p.Close()
 		}
 	}()
 
-	if err := preflight(opts, mode, p.log); err != nil {
+	if p.coll, err = loadPlan(opts, pl); err != nil {
 		return nil, err
-	}
-
-	plan, err := planMode(opts, mode, p.log)
-	if err != nil {
-		return nil, err
-	}
-	p.compat = plan.compat
-
-	spec, err := loadSendfile()
-	if err != nil {
-		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
-	}
-	if err := configure(spec, opts, plan); err != nil {
-		return nil, err
-	}
-
-	p.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
-	if err != nil {
-		return nil, loadError(mode, err)
 	}
 	if err := fillFilters(p.coll, opts.Filter); err != nil {
 		return nil, err
@@ -149,7 +152,7 @@ func openMode(opts Options, mode Mode) (_ *Probe, err error) {
 		p.reader.SetDeadline(time.Now().Add(opts.FlushInterval))
 	}
 
-	if err := p.attach(plan); err != nil {
+	if err := p.attach(pl); err != nil {
 		return nil, err
 	}
 	return p, nil

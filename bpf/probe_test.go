@@ -335,6 +335,16 @@ func TestNonBlockingSocketShortWrite(t *testing.T) {
 	_ = uid
 }
 
+// sendfile32Case is a 32-bit caller and the event it must produce.
+type sendfile32Case struct {
+	name       string
+	program    string
+	args       []string
+	wantName   string
+	wantNr     uint16
+	offsetSize int64
+}
+
 func TestSendfile32(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skipf("i386 compat calls exist on x86_64 only, not %s", runtime.GOARCH)
@@ -342,50 +352,49 @@ func TestSendfile32(t *testing.T) {
 	dir := worldDir(t)
 	inPath := writeFile(t, dir, "in", 4096)
 
-	cases := []struct {
-		name       string
-		program    string
-		args       []string
-		wantName   string
-		wantNr     uint16
-		offsetSize int64
-	}{
+	cases := []sendfile32Case{
 		{"gcc -m32 without large files", "sendfile_i386", []string{"/dev/null", inPath, "100", "1000"}, "sendfile32", NrI386Sendfile32, 4},
 		{"int 0x80 from a 64-bit process", "int80", []string{"sendfile32", "/dev/null", inPath, "100", "1000"}, "sendfile32", NrI386Sendfile32, 4},
 		{"gcc -m32 with large files", "sendfile_i386_lfs", []string{"/dev/null", inPath, "100", "1000"}, "sendfile", NrI386Sendfile64, 8},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			path := caller(t, tc.program)
-			p := openProbe(t, Options{Compat: CompatOn})
-			c := collect(p)
-			r := runCaller(t, path, tc.args...)
-			if r["result"] != 1000 || r["offset_size"] != tc.offsetSize {
-				t.Fatalf("caller report %v: want result 1000 and a %d-byte offset", r, tc.offsetSize)
-			}
-			e := onlyOne(t, c, p, byTGID(int(r["pid"])))
-			if e.Name() != tc.wantName || e.Abi != ABII386 || e.Nr != tc.wantNr {
-				t.Errorf("name %s abi %s nr %d, want %s i386 %d", e.Name(), e.ABIName(), e.Nr, tc.wantName, tc.wantNr)
-			}
-			if int64(e.OutFd) != r["out_fd"] || int64(e.InFd) != r["in_fd"] {
-				t.Errorf("fds out %d in %d, want %d %d", e.OutFd, e.InFd, r["out_fd"], r["in_fd"])
-			}
-			if int64(e.Count) != r["count"] {
-				t.Errorf("count %d, want %d", e.Count, r["count"])
-			}
-			if int64(e.OffsetPtr) != r["offset_ptr"] {
-				t.Errorf("offset pointer %#x, want %#x", e.OffsetPtr, r["offset_ptr"])
-			}
-			if e.OffsetStart != r["offset_before"] || e.OffsetEnd != r["offset_after"] {
-				t.Errorf("offsets %d..%d, want %d..%d", e.OffsetStart, e.OffsetEnd, r["offset_before"], r["offset_after"])
-			}
-			if e.Result != r["result"] {
-				t.Errorf("result %d, want %d", e.Result, r["result"])
-			}
-			if (e.Flags&FlagOffset32Bit != 0) != (tc.offsetSize == 4) {
-				t.Errorf("flags %#x: 32-bit offset flag wrong for a %d-byte offset", e.Flags, tc.offsetSize)
-			}
-		})
+	for _, v := range compatVariants(t) {
+		for _, tc := range cases {
+			t.Run(v.name+"/"+tc.name, func(t *testing.T) { testSendfile32Case(t, v, tc) })
+		}
+	}
+}
+
+// testSendfile32Case runs one 32-bit caller and checks its event against
+// the caller's own report.
+func testSendfile32Case(t *testing.T, v compatVariant, tc sendfile32Case) {
+	path := caller(t, tc.program)
+	p := openCompatProbe(t, v)
+	c := collect(p)
+	r := runCaller(t, path, tc.args...)
+	if r["result"] != 1000 || r["offset_size"] != tc.offsetSize {
+		t.Fatalf("caller report %v: want result 1000 and a %d-byte offset", r, tc.offsetSize)
+	}
+	e := onlyOne(t, c, p, byTGID(int(r["pid"])))
+	if e.Name() != tc.wantName || e.Abi != ABII386 || e.Nr != tc.wantNr {
+		t.Errorf("name %s abi %s nr %d, want %s i386 %d", e.Name(), e.ABIName(), e.Nr, tc.wantName, tc.wantNr)
+	}
+	if int64(e.OutFd) != r["out_fd"] || int64(e.InFd) != r["in_fd"] {
+		t.Errorf("fds out %d in %d, want %d %d", e.OutFd, e.InFd, r["out_fd"], r["in_fd"])
+	}
+	if int64(e.Count) != r["count"] {
+		t.Errorf("count %d, want %d", e.Count, r["count"])
+	}
+	if int64(e.OffsetPtr) != r["offset_ptr"] {
+		t.Errorf("offset pointer %#x, want %#x", e.OffsetPtr, r["offset_ptr"])
+	}
+	if e.OffsetStart != r["offset_before"] || e.OffsetEnd != r["offset_after"] {
+		t.Errorf("offsets %d..%d, want %d..%d", e.OffsetStart, e.OffsetEnd, r["offset_before"], r["offset_after"])
+	}
+	if e.Result != r["result"] {
+		t.Errorf("result %d, want %d", e.Result, r["result"])
+	}
+	if (e.Flags&FlagOffset32Bit != 0) != (tc.offsetSize == 4) {
+		t.Errorf("flags %#x: 32-bit offset flag wrong for a %d-byte offset", e.Flags, tc.offsetSize)
 	}
 }
 
@@ -395,15 +404,19 @@ func TestSendfile32NegativeOffsetIsSignExtended(t *testing.T) {
 	}
 	inPath := writeFile(t, worldDir(t), "in", 4096)
 	path := caller(t, "int80")
-	p := openProbe(t, Options{Compat: CompatOn})
-	c := collect(p)
-	r := runCaller(t, path, "sendfile32", "/dev/null", inPath, "-5", "10")
-	if r["result"] != -int64(unix.EINVAL) {
-		t.Fatalf("caller report %v: a negative offset should give EINVAL", r)
-	}
-	e := onlyOne(t, c, p, byTGID(int(r["pid"])))
-	if e.OffsetStart != -5 {
-		t.Errorf("offset start %d, want -5 (compat_off_t is signed)", e.OffsetStart)
+	for _, v := range compatVariants(t) {
+		t.Run(v.name, func(t *testing.T) {
+			p := openCompatProbe(t, v)
+			c := collect(p)
+			r := runCaller(t, path, "sendfile32", "/dev/null", inPath, "-5", "10")
+			if r["result"] != -int64(unix.EINVAL) {
+				t.Fatalf("caller report %v: a negative offset should give EINVAL", r)
+			}
+			e := onlyOne(t, c, p, byTGID(int(r["pid"])))
+			if e.OffsetStart != -5 {
+				t.Errorf("offset start %d, want -5 (compat_off_t is signed)", e.OffsetStart)
+			}
+		})
 	}
 }
 
@@ -411,9 +424,17 @@ func TestNoFalseCompatEvents(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skipf("i386 compat calls exist on x86_64 only, not %s", runtime.GOARCH)
 	}
-	dir := worldDir(t)
 	int80 := caller(t, "int80")
-	p := openProbe(t, Options{Compat: CompatOn})
+	for _, v := range compatVariants(t) {
+		t.Run(v.name, func(t *testing.T) { testNoFalseCompatEvents(t, v, int80) })
+	}
+}
+
+// testNoFalseCompatEvents makes the syscalls that share the sendfile
+// numbers in the other table and checks that none becomes an event.
+func testNoFalseCompatEvents(t *testing.T, v compatVariant, int80 string) {
+	dir := worldDir(t)
+	p := openCompatProbe(t, v)
 	c := collect(p)
 
 	// i386 40 is rmdir, the number of sendfile in the x86_64 table.
@@ -836,9 +857,22 @@ func TestSampleThreshold(t *testing.T) {
 
 func TestEveryProgramPassesVerifier(t *testing.T) {
 	requireRoot(t)
+	type variant struct {
+		name string
+		mode Mode
+		opts Options
+	}
+	var variants []variant
 	for _, mode := range Modes {
-		t.Run(string(mode), func(t *testing.T) {
-			stats, err := Verify(Options{}, mode)
+		variants = append(variants, variant{string(mode), mode, Options{}})
+	}
+	// Tracepoint mode prefers BTF tracepoints for compat calls; the raw
+	// ones it falls back to must pass too.
+	variants = append(variants, variant{"tracepoint-raw-compat", Tracepoint, Options{rawCompatTracepoints: true}})
+	for _, v := range variants {
+		mode := v.mode
+		t.Run(v.name, func(t *testing.T) {
+			stats, err := Verify(v.opts, mode)
 			var ve *ebpf.VerifierError
 			switch {
 			case errors.As(err, &ve):

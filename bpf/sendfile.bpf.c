@@ -304,7 +304,6 @@ static __always_inline void emit(const struct inflight *call, __u32 tid, __u64 p
 /* Completes a call: totals always, then a span event when one is wanted. */
 static __always_inline int on_exit(long ret)
 {
-	__u64 exit_ns = bpf_ktime_get_boot_ns();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
 	__u32 tid = (__u32)pid_tgid;
@@ -319,8 +318,9 @@ static __always_inline int on_exit(long ret)
 		count(COUNTER_ORPHAN_EXIT);
 		return 0;
 	}
+	/* The exit time is read only for a span: metrics-only calls skip the clock. */
 	if (call->want_span && span_wanted_at_exit(ret))
-		emit(call, tid, pid_tgid, uid_gid, ret, exit_ns);
+		emit(call, tid, pid_tgid, uid_gid, ret, bpf_ktime_get_boot_ns());
 	if (call->want_span && enrich_enabled)
 		bpf_map_delete_elem(&enrichments, &tid);
 	bpf_map_delete_elem(&inflight, &tid);
@@ -424,6 +424,35 @@ int raw_tp_compat_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (!in_compat_syscall())
 		return 0;
 	return on_exit((long)ctx->args[1]);
+}
+
+/*
+ * The same filter as BTF tracepoints (Linux 5.11+ for the current task as a
+ * BTF pointer). Their arguments and the task are read directly instead of
+ * through bpf_probe_read_kernel, which matters in programs that run on every
+ * syscall of the host. The loader falls back to the raw tracepoints above on
+ * kernels that refuse these.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(btf_compat_enter, struct pt_regs *regs, long nr)
+{
+	if (nr != NR_I386_SENDFILE32 && nr != NR_I386_SENDFILE64)
+		return 0;
+	if (!(bpf_get_current_task_btf()->thread_info.status & TS_COMPAT))
+		return 0;
+	return enter_ia32(regs, nr);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(btf_compat_exit, struct pt_regs *regs, long ret)
+{
+	long nr = regs->orig_ax;
+
+	if (nr != NR_I386_SENDFILE32 && nr != NR_I386_SENDFILE64)
+		return 0;
+	if (!(bpf_get_current_task_btf()->thread_info.status & TS_COMPAT))
+		return 0;
+	return on_exit(ret);
 }
 
 #elif defined(__TARGET_ARCH_arm64)

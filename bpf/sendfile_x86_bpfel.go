@@ -167,6 +167,8 @@ const (
 	sendfileMapTotalsByUser              = "totals_by_user"
 	sendfileMapUidFilter                 = "uid_filter"
 	sendfileMapWalkScratch               = "walk_scratch"
+	sendfileProgBtfCompatEnter           = "btf_compat_enter"
+	sendfileProgBtfCompatExit            = "btf_compat_exit"
 	sendfileProgFentryIa32CompatSendfile = "fentry_ia32_compat_sendfile"
 	sendfileProgFentryIa32Sendfile64     = "fentry_ia32_sendfile64"
 	sendfileProgFentryX64Sendfile64      = "fentry_x64_sendfile64"
@@ -243,6 +245,8 @@ type sendfileSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sendfileProgramSpecs struct {
+	BtfCompatEnter           *ebpf.ProgramSpec `ebpf:"btf_compat_enter"`
+	BtfCompatExit            *ebpf.ProgramSpec `ebpf:"btf_compat_exit"`
 	FentryIa32CompatSendfile *ebpf.ProgramSpec `ebpf:"fentry_ia32_compat_sendfile"`
 	FentryIa32Sendfile64     *ebpf.ProgramSpec `ebpf:"fentry_ia32_sendfile64"`
 	FentryX64Sendfile64      *ebpf.ProgramSpec `ebpf:"fentry_x64_sendfile64"`
@@ -379,6 +383,8 @@ type sendfileVariables struct {
 //
 // It can be passed to loadSendfileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sendfilePrograms struct {
+	BtfCompatEnter           *ebpf.Program `ebpf:"btf_compat_enter"`
+	BtfCompatExit            *ebpf.Program `ebpf:"btf_compat_exit"`
 	FentryIa32CompatSendfile *ebpf.Program `ebpf:"fentry_ia32_compat_sendfile"`
 	FentryIa32Sendfile64     *ebpf.Program `ebpf:"fentry_ia32_sendfile64"`
 	FentryX64Sendfile64      *ebpf.Program `ebpf:"fentry_x64_sendfile64"`
@@ -395,6 +401,8 @@ type sendfilePrograms struct {
 
 func (p *sendfilePrograms) Close() error {
 	return _SendfileClose(
+		p.BtfCompatEnter,
+		p.BtfCompatExit,
 		p.FentryIa32CompatSendfile,
 		p.FentryIa32Sendfile64,
 		p.FentryX64Sendfile64,

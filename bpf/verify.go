@@ -37,16 +37,14 @@ func Verify(opts Options, mode Mode) ([]ProgramStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := loadSendfile()
-	if err != nil {
-		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
+	coll, err := loadPlan(opts, pl)
+	if err != nil && pl.compatBTF {
+		// As in Open: raw tracepoints stand in for rejected BTF ones.
+		pl.compatBTF = false
+		coll, err = loadPlan(opts, pl)
 	}
-	if err := configure(spec, opts, pl); err != nil {
+	if err != nil {
 		return nil, err
-	}
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
-	if err != nil {
-		return nil, loadError(mode, err)
 	}
 	defer coll.Close()
 
@@ -62,4 +60,20 @@ func Verify(opts Options, mode Mode) ([]ProgramStats, error) {
 	}
 	sort.Slice(stats, func(i, j int) bool { return stats[i].Name < stats[j].Name })
 	return stats, nil
+}
+
+// loadPlan loads the programs of a plan without attaching them.
+func loadPlan(opts Options, pl plan) (*ebpf.Collection, error) {
+	spec, err := loadSendfile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the embedded BPF object: %w", err)
+	}
+	if err := configure(spec, opts, pl); err != nil {
+		return nil, err
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	if err != nil {
+		return nil, loadError(pl.mode, err)
+	}
+	return coll, nil
 }

@@ -39,7 +39,8 @@ jaeger: ## Build the local Jaeger from deploy/local (cached outside the reposito
 demo: build ## Build the agent and a local Jaeger, trace real downloads for DEMO_SECONDS (default 20), print a report; needs root.
 	@echo "== building Jaeger v1.75.0 from source (about 5 minutes the first time, cached after)"
 	@jaeger=$$(deploy/local/build-jaeger.sh | tail -n 1) && \
-		$(GO) run ./internal/demo -agent $(BINARY) -jaeger "$$jaeger"
+		$(GO) build -o build/demo/demo ./internal/demo && \
+		exec build/demo/demo -agent $(BINARY) -jaeger "$$jaeger"
 
 bench: ## Measure the agent against untraced runs and bpftrace and write docs/benchmarks.md (root, bpftrace, nginx; about 8 minutes).
 	cd test/bench && ./run.sh

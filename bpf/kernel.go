@@ -116,6 +116,7 @@ func kprobesAvailable(tracefs string) bool {
 // loadError explains a failed load in terms of the mode.
 func loadError(mode Mode, err error) error {
 	if errors.Is(err, unix.EPERM) {
+		err = withoutMemlockHint{err}
 		if mode == Fentry {
 			return fmt.Errorf("the kernel rejected the fentry/fexit programs with EPERM (kernel lockdown, a security module or a kernel without the BPF trampoline can block tracing programs); use --probe=kprobe or tracepoint: %w", err)
 		}
@@ -123,3 +124,14 @@ func loadError(mode Mode, err error) error {
 	}
 	return fmt.Errorf("loading %s programs: %w", mode, verifierSummary(err))
 }
+
+// memlockHint is the suffix cilium/ebpf appends to an EPERM load error.
+// Open has already lifted the memlock limit, so the hint would mislead.
+const memlockHint = " (MEMLOCK may be too low, consider rlimit.RemoveMemlock)"
+
+// withoutMemlockHint is an error with memlockHint cut from its text. It
+// still unwraps to the original, so errors.Is keeps working.
+type withoutMemlockHint struct{ err error }
+
+func (e withoutMemlockHint) Error() string { return strings.Replace(e.err.Error(), memlockHint, "", 1) }
+func (e withoutMemlockHint) Unwrap() error { return e.err }

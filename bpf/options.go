@@ -185,6 +185,11 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Validate reports the first invalid option, with defaults applied first as
+// Open applies them. Open validates too; Validate lets a caller tell a bad
+// option apart from a kernel that cannot run the programs.
+func (o Options) Validate() error { return o.withDefaults().validate() }
+
 func (o Options) validate() error {
 	if _, err := ParseMode(string(o.Mode)); err != nil {
 		return err

@@ -34,6 +34,7 @@ const cacheLimit = 4096
 // only, never on metrics.
 type KernelEnricher struct {
 	procRoot   string // the /proc mount point, replaced in tests
+	noPaths    bool   // no process.executable.path
 	cgroupV2   bool   // the default hierarchy is cgroup v2, so cgroup ids name cgroups
 	cgroups    *cgroupIndex
 	buf        []byte
@@ -59,10 +60,19 @@ type containerKey struct {
 
 var _ Enricher = (*KernelEnricher)(nil)
 
+// EnricherOptions configures NewKernelEnricher.
+type EnricherOptions struct {
+	// NoPaths leaves process.executable.path off the spans, to match
+	// bpf.Options.NoPaths, which keeps file and unix socket paths off.
+	NoPaths bool
+}
+
 // NewKernelEnricher returns an enricher that reads /proc for executable
 // paths and container ids.
-func NewKernelEnricher() *KernelEnricher {
-	return newKernelEnricher("/proc", isCgroupV2("/sys/fs/cgroup"), newCgroupIndex(cgroup2Mount("/proc/self/mountinfo")))
+func NewKernelEnricher(opts EnricherOptions) *KernelEnricher {
+	k := newKernelEnricher("/proc", isCgroupV2("/sys/fs/cgroup"), newCgroupIndex(cgroup2Mount("/proc/self/mountinfo")))
+	k.noPaths = opts.NoPaths
+	return k
 }
 
 func newKernelEnricher(procRoot string, cgroupV2 bool, cgroups *cgroupIndex) *KernelEnricher {
@@ -94,8 +104,10 @@ func (k *KernelEnricher) Enrich(dst []attribute.KeyValue, ev *bpf.Event) []attri
 
 	if name := ev.ExeNameBytes(); len(name) > 0 {
 		dst = append(dst, semconv.ProcessExecutableName(k.intern(name)))
-		if path := k.executablePath(ev); path != "" {
-			dst = append(dst, semconv.ProcessExecutablePath(path))
+		if !k.noPaths {
+			if path := k.executablePath(ev); path != "" {
+				dst = append(dst, semconv.ProcessExecutablePath(path))
+			}
 		}
 	}
 

@@ -202,3 +202,32 @@ func TestExecutablePathCache(t *testing.T) {
 		t.Errorf("same event once the link names sh: %q, want /bin/sh", got)
 	}
 }
+
+func TestEnricherNoPathsOmitsExecutablePath(t *testing.T) {
+	proc := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(proc, "10"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/usr/sbin/nginx", filepath.Join(proc, "10", "exe")); err != nil {
+		t.Fatal(err)
+	}
+	ev := exeEvent(10, "nginx", 1)
+	for _, noPaths := range []bool{false, true} {
+		k := newKernelEnricher(proc, true, nil)
+		k.noPaths = noPaths
+		attrs := map[string]string{}
+		for _, kv := range k.Enrich(nil, &ev) {
+			attrs[string(kv.Key)] = kv.Value.Emit()
+		}
+		if attrs["process.executable.name"] != "nginx" {
+			t.Errorf("noPaths %v: process.executable.name %q, want nginx", noPaths, attrs["process.executable.name"])
+		}
+		path, ok := attrs["process.executable.path"]
+		if noPaths && ok {
+			t.Errorf("noPaths: process.executable.path %q is set, want it absent", path)
+		}
+		if !noPaths && path != "/usr/sbin/nginx" {
+			t.Errorf("paths on: process.executable.path %q, want /usr/sbin/nginx", path)
+		}
+	}
+}

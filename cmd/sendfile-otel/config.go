@@ -80,7 +80,7 @@ func envName(flagName string) string {
 }
 
 // parseArgs parses the command line, then fills every flag not given there
-// from its environment twin.
+// from its environment twin, unless the twin is empty.
 func parseArgs(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,15 +96,35 @@ func parseArgs(fs *flag.FlagSet, args []string) error {
 		if given[f.Name] {
 			return
 		}
-		value, ok := os.LookupEnv(envName(f.Name))
-		if !ok {
+		// An empty twin counts as unset, as an empty OTEL_* variable does.
+		value := os.Getenv(envName(f.Name))
+		if value == "" {
 			return
 		}
 		if err := fs.Set(f.Name, value); err != nil {
-			errs = append(errs, fmt.Errorf("invalid %s %q: %w", envName(f.Name), value, err))
+			errs = append(errs, fmt.Errorf("invalid %s %q: want %s", envName(f.Name), value, valueKind(f)))
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// valueKind describes the values a flag accepts, for error messages.
+func valueKind(f *flag.Flag) string {
+	getter, ok := f.Value.(flag.Getter)
+	if !ok {
+		return "a value like the flag's default " + f.DefValue
+	}
+	switch getter.Get().(type) {
+	case bool:
+		return "true or false"
+	case int, int64:
+		return "a whole number"
+	case uint, uint64:
+		return "a whole number of 0 or more"
+	case time.Duration:
+		return "a duration such as 100ms or 5s"
+	}
+	return "a value like the flag's default " + f.DefValue
 }
 
 // probeOptions turns the configuration into options for bpf.Open.
@@ -153,7 +173,7 @@ func (c *config) probeOptions(sampleRatio float64, logger *slog.Logger) (bpf.Opt
 		filter.CgroupIDs = append(filter.CgroupIDs, id)
 	}
 
-	return bpf.Options{
+	opts := bpf.Options{
 		Mode:            mode,
 		Compat:          compat,
 		NoSpans:         !c.spans,
@@ -165,7 +185,11 @@ func (c *config) probeOptions(sampleRatio float64, logger *slog.Logger) (bpf.Opt
 		MaxInflight:     uint32(c.maxInflight),
 		TracefsPath:     c.tracefs,
 		Logger:          logger.With("component", "bpf"),
-	}, nil
+	}
+	if err := opts.Validate(); err != nil {
+		return bpf.Options{}, err
+	}
+	return opts, nil
 }
 
 func splitList(value string) []string {

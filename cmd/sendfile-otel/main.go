@@ -7,6 +7,10 @@
 //	sendfile-otel [run] [flags]   run until SIGINT or SIGTERM
 //	sendfile-otel check [flags]   report what this kernel offers
 //	sendfile-otel version         print the version
+//
+// It exits with 0 after a clean stop, 2 for an invalid command line,
+// environment twin or OTEL_* value, and 1 when the kernel or the host
+// cannot run it.
 package main
 
 import (
@@ -44,6 +48,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		command, args = args[0], args[1:]
 	}
+	if command == "run" && len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		command, args = "version", nil
+	}
 
 	var cfg config
 	fs := newFlagSet("sendfile-otel "+command, &cfg, stderr)
@@ -54,6 +61,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 
 	switch command {
 	case "version":
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "sendfile-otel: version takes no arguments, got %q\n", strings.Join(args, " "))
+			return 2
+		}
 		fmt.Fprintf(stdout, "sendfile-otel %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
 	case "help":
@@ -83,7 +94,26 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := run(&cfg, logger); err != nil {
 		logger.Error("sendfile-otel stopped", "error", err)
+		var invalid *configError
+		if errors.As(err, &invalid) {
+			return 2
+		}
 		return 1
 	}
 	return 0
+}
+
+// configError marks an invalid flag, environment twin or OTEL_* value,
+// which exits with status 2 like a command line that does not parse.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// invalidConfig wraps a non-nil err as a configError.
+func invalidConfig(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &configError{err: err}
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+	"go.opentelemetry.io/otel"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -35,29 +37,29 @@ const readErrorBackoff = 10 * time.Millisecond
 // run traces until SIGINT or SIGTERM, then flushes within the shutdown timeout.
 func run(cfg *config, logger *slog.Logger) error {
 	if err := telemetry.CheckEnv(); err != nil {
-		return err
+		return invalidConfig(err)
 	}
 	tracesKind, err := telemetry.ExporterKind("OTEL_TRACES_EXPORTER")
 	if err != nil {
-		return err
+		return invalidConfig(err)
 	}
 	metricsKind, err := telemetry.ExporterKind("OTEL_METRICS_EXPORTER")
 	if err != nil {
-		return err
+		return invalidConfig(err)
 	}
 	sampling, err := telemetry.SamplingFromEnv()
 	if err != nil {
-		return err
+		return invalidConfig(err)
 	}
 	batch, err := telemetry.BatchSpanFromEnv(telemetry.DefaultBatchSpan)
 	if err != nil {
-		return err
+		return invalidConfig(err)
 	}
 	if cfg.shutdownTimeout <= 0 {
-		return fmt.Errorf("invalid --shutdown-timeout %s: want a positive duration", cfg.shutdownTimeout)
+		return invalidConfig(fmt.Errorf("invalid --shutdown-timeout %s: want a positive duration", cfg.shutdownTimeout))
 	}
 	if cfg.maxUserSeries <= 0 {
-		return fmt.Errorf("invalid --max-user-series %d: want a positive number", cfg.maxUserSeries)
+		return invalidConfig(fmt.Errorf("invalid --max-user-series %d: want a positive number", cfg.maxUserSeries))
 	}
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(defaultGCPercent)
@@ -66,10 +68,11 @@ func run(cfg *config, logger *slog.Logger) error {
 		logger.Info("OTEL_TRACES_EXPORTER=none: span events are turned off in the kernel")
 		cfg.spans = false
 	}
+	routeSDKLogs(logger)
 
 	opts, err := cfg.probeOptions(sampling.Ratio, logger)
 	if err != nil {
-		return err
+		return invalidConfig(err)
 	}
 	probe, err := bpf.Open(opts)
 	if err != nil {
@@ -115,7 +118,7 @@ func run(cfg *config, logger *slog.Logger) error {
 		Logger: logger.With("component", "otelbridge"),
 	}
 	if cfg.enrich {
-		bridgeConfig.Enricher = otelbridge.NewKernelEnricher()
+		bridgeConfig.Enricher = otelbridge.NewKernelEnricher(otelbridge.EnricherOptions{NoPaths: !cfg.capturePaths})
 	}
 	if tracerProvider != nil {
 		bridgeConfig.TracerProvider = tracerProvider
@@ -163,6 +166,18 @@ func run(cfg *config, logger *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(ctx, cfg.shutdownTimeout)
 	defer cancel()
 	return shutdown(shutdownCtx, probe, bridge, readerDone, tracerProvider, meterProvider, logger)
+}
+
+// routeSDKLogs sends what the OpenTelemetry SDK and exporters report, such
+// as failed exports, to logger, so that --log-format applies to it too.
+func routeSDKLogs(logger *slog.Logger) {
+	sdkLogger := logger.With("component", "otel-sdk")
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		sdkLogger.Warn("OpenTelemetry SDK error", "error", err)
+	}))
+	// The SDK logs at logr verbosity 0 (info) and above for debugging only;
+	// its errors come through the handler above.
+	otel.SetLogger(logr.FromSlogHandler(sdkLogger.Handler()))
 }
 
 // readEvents turns ring-buffer events into spans until the probe stops.

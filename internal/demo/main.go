@@ -12,6 +12,12 @@
 // DEMO_SECONDS seconds; then reads spans back through Jaeger's query API and
 // metrics through its Prometheus endpoint, prints a report, and stops
 // everything it started.
+//
+// The first SIGINT or SIGTERM ends the traffic early and goes on to the
+// report; a second one skips what is left of the report. Either way the
+// agent stops before Jaeger, so that it can flush what it holds. The
+// processes it starts run in process groups of their own, so that a Ctrl-C
+// in the terminal reaches this command alone and the stop keeps that order.
 package main
 
 import (
@@ -24,6 +30,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -62,10 +69,24 @@ func main() {
 		log.Fatalf("invalid DEMO_SECONDS %d: want at least 1", *seconds)
 	}
 
+	// traffic ends at the first signal, report at the second.
+	traffic, endTraffic := context.WithCancel(context.Background())
+	report, endReport := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig := <-signals
+		log.Printf("%s: ending the traffic early; a second signal skips the report", sig)
+		endTraffic()
+		sig = <-signals
+		log.Printf("%s: stopping now", sig)
+		endReport()
+	}()
+
 	d := &demo{dir: envString(demoDirEnv, "build/demo")}
-	defer d.stopAll()
-	if err := d.run(*agentBin, *jaegerBin, time.Duration(*seconds)*time.Second); err != nil {
-		d.stopAll()
+	err := d.run(traffic, report, *agentBin, *jaegerBin, time.Duration(*seconds)*time.Second)
+	d.stopAll()
+	if err != nil {
 		log.Fatal(err)
 	}
 }
@@ -76,8 +97,10 @@ type demo struct {
 	names     []string
 }
 
-func (d *demo) run(agentBin, jaegerBin string, length time.Duration) error {
-	ctx := context.Background()
+// run starts everything, drives traffic until length passes or traffic is
+// cancelled, and reports what arrived unless report is cancelled.
+func (d *demo) run(traffic, report context.Context, agentBin, jaegerBin string, length time.Duration) error {
+	ctx := traffic
 	for _, sub := range []string{"www/media", "logs"} {
 		if err := os.MkdirAll(filepath.Join(d.dir, sub), 0o755); err != nil {
 			return err
@@ -108,7 +131,7 @@ func (d *demo) run(agentBin, jaegerBin string, length time.Duration) error {
 		return err
 	}
 	j := &jaegertest.Jaeger{QueryURL: queryURL, PrometheusURL: promURL}
-	if err := waitHTTP(queryURL+"/api/services", 60*time.Second); err != nil {
+	if err := waitHTTP(ctx, queryURL+"/api/services", 60*time.Second); err != nil {
 		return fmt.Errorf("Jaeger did not come up: %w (log: %s)", err, d.logPath("jaeger"))
 	}
 
@@ -126,7 +149,7 @@ func (d *demo) run(agentBin, jaegerBin string, length time.Duration) error {
 	if err := d.start("agent", agentBin, agentEnv, agentArgs...); err != nil {
 		return err
 	}
-	if err := waitLog(d.logPath("agent"), "sendfile-otel running", 30*time.Second); err != nil {
+	if err := waitLog(ctx, d.logPath("agent"), "sendfile-otel running", 30*time.Second); err != nil {
 		return fmt.Errorf("the agent did not start: %w (log: %s)", err, d.logPath("agent"))
 	}
 
@@ -166,7 +189,7 @@ func (d *demo) run(agentBin, jaegerBin string, length time.Duration) error {
 		log.Printf("nginx not installed: skipping it (apt-get install nginx-light)")
 	}
 	for _, target := range targets {
-		if err := waitHTTP(target+"/index.bin", 10*time.Second); err != nil {
+		if err := waitHTTP(ctx, target+"/index.bin", 10*time.Second); err != nil {
 			return fmt.Errorf("file server %s: %w", target, err)
 		}
 	}
@@ -180,7 +203,7 @@ func (d *demo) run(agentBin, jaegerBin string, length time.Duration) error {
 	downloads, bytes := 0, int64(0)
 	end := time.Now().Add(length)
 	names := []string{"media/video.bin", "index.bin", "media/small.bin"}
-	for i := 0; time.Now().Before(end); i++ {
+	for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
 		target := targets[i%len(targets)]
 		n, err := download(target + "/" + names[i%len(names)])
 		if err != nil {
@@ -194,9 +217,12 @@ func (d *demo) run(agentBin, jaegerBin string, length time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	log.Printf("%d downloads, %d bytes; waiting for the last export", downloads, bytes)
-	time.Sleep(5 * time.Second)
-
-	return d.report(ctx, j)
+	select {
+	case <-time.After(5 * time.Second):
+	case <-report.Done():
+		return nil
+	}
+	return d.report(report, j)
 }
 
 // report prints what Jaeger and its Prometheus endpoint received.
@@ -315,6 +341,9 @@ func (d *demo) start(name, bin string, env []string, args ...string) error {
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
+	// A process group of its own: a terminal's Ctrl-C reaches only this
+	// command, which then stops the processes in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return fmt.Errorf("starting %s: %w", name, err)
@@ -421,9 +450,12 @@ func writeFile(path string, size int) error {
 	return os.WriteFile(path, data, 0o644)
 }
 
-func waitHTTP(url string, timeout time.Duration) error {
+func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted while waiting for %s", url)
+		}
 		resp, err := http.Get(url)
 		if err == nil {
 			resp.Body.Close()
@@ -439,9 +471,12 @@ func waitHTTP(url string, timeout time.Duration) error {
 	}
 }
 
-func waitLog(path, text string, timeout time.Duration) error {
+func waitLog(ctx context.Context, path, text string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted while waiting for %q in %s", text, path)
+		}
 		data, _ := os.ReadFile(path)
 		if strings.Contains(string(data), text) {
 			return nil

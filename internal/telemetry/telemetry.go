@@ -203,6 +203,9 @@ func CheckEnv() error {
 			errs = append(errs, fmt.Errorf("invalid %s %q: want a positive number of milliseconds", variable, value))
 		}
 	}
+	for _, signal := range []string{"", "TRACES_", "METRICS_"} {
+		errs = append(errs, checkExporterEnv("OTEL_EXPORTER_OTLP_"+signal)...)
+	}
 	if value := os.Getenv("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"); value != "" {
 		switch strings.ToLower(value) {
 		case "cumulative", "delta", "lowmemory":
@@ -211,6 +214,39 @@ func CheckEnv() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkExporterEnv checks the OTLP exporter variables that start with
+// prefix, such as OTEL_EXPORTER_OTLP_ or OTEL_EXPORTER_OTLP_TRACES_.
+func checkExporterEnv(prefix string) []error {
+	var errs []error
+	if value := os.Getenv(prefix + "INSECURE"); value != "" {
+		if _, err := strconv.ParseBool(value); err != nil {
+			errs = append(errs, fmt.Errorf("invalid %sINSECURE %q: want true or false", prefix, value))
+		}
+	}
+	if value := os.Getenv(prefix + "COMPRESSION"); value != "" {
+		if value != "gzip" && value != "none" {
+			errs = append(errs, fmt.Errorf("invalid %sCOMPRESSION %q: want gzip or none", prefix, value))
+		}
+	}
+	if value := os.Getenv(prefix + "TIMEOUT"); value != "" {
+		if ms, err := strconv.Atoi(value); err != nil || ms <= 0 {
+			errs = append(errs, fmt.Errorf("invalid %sTIMEOUT %q: want a positive number of milliseconds", prefix, value))
+		}
+	}
+	if value := os.Getenv(prefix + "HEADERS"); value != "" {
+		for _, pair := range strings.Split(value, ",") {
+			key, val, found := strings.Cut(pair, "=")
+			_, keyErr := url.PathUnescape(strings.TrimSpace(key))
+			_, valErr := url.PathUnescape(strings.TrimSpace(val))
+			if !found || strings.TrimSpace(key) == "" || keyErr != nil || valErr != nil {
+				errs = append(errs, fmt.Errorf("invalid %sHEADERS entry %q: want key=value pairs separated by commas, values URL-encoded", prefix, pair))
+				break
+			}
+		}
+	}
+	return errs
 }
 
 // Resource describes the agent: service, host, OS, the attach mode in use,

@@ -154,6 +154,12 @@ func TestCheckEnvRejectsMalformedValues(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":                "ftp://collector:4317",
 		"OTEL_METRIC_EXPORT_INTERVAL":                       "1m",
 		"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "gauge",
+		"OTEL_EXPORTER_OTLP_INSECURE":                       "maybe",
+		"OTEL_EXPORTER_OTLP_TRACES_INSECURE":                "yes",
+		"OTEL_EXPORTER_OTLP_HEADERS":                        "novalue",
+		"OTEL_EXPORTER_OTLP_METRICS_HEADERS":                "a=1,=2",
+		"OTEL_EXPORTER_OTLP_COMPRESSION":                    "zstd",
+		"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT":                 "10s",
 	}
 	for variable, value := range cases {
 		t.Run(variable, func(t *testing.T) {
@@ -168,6 +174,10 @@ func TestCheckEnvRejectsMalformedValues(t *testing.T) {
 		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
 		t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "500")
 		t.Setenv("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta")
+		t.Setenv("OTEL_EXPORTER_OTLP_INSECURE", "TRUE")
+		t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret%20value, tenant=a")
+		t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+		t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")
 		if err := CheckEnv(); err != nil {
 			t.Errorf("CheckEnv: %v", err)
 		}

@@ -48,7 +48,7 @@ func startPipeline(t *testing.T, opts bpf.Options) *pipeline {
 	}
 	exporter := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
-	bridge, err := otelbridge.New(otelbridge.Config{TracerProvider: tp, Enricher: otelbridge.NewKernelEnricher()})
+	bridge, err := otelbridge.New(otelbridge.Config{TracerProvider: tp, Enricher: otelbridge.NewKernelEnricher(otelbridge.EnricherOptions{})})
 	if err != nil {
 		t.Fatal(err)
 	}

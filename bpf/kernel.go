@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,13 +44,12 @@ var kallsyms = sync.OnceValue(func() map[string]bool {
 	return syms
 })
 
-// ensureTracefs mounts tracefs at path when neither it nor the debugfs copy
-// is mounted. Tracepoints and tracefs-based kprobes need it.
+// ensureTracefs mounts tracefs at path when it is mounted nowhere, neither
+// on its own nor inside debugfs. Tracepoints and tracefs-based kprobes need
+// it; the loader finds a mount wherever /proc/self/mountinfo lists it.
 func ensureTracefs(path string, log *slog.Logger) error {
-	for _, dir := range []string{path, "/sys/kernel/debug/tracing"} {
-		if _, err := os.Stat(dir + "/events"); err == nil {
-			return nil
-		}
+	if TracefsMounted(path) != "" {
+		return nil
 	}
 	if err := unix.Mount("tracefs", path, "tracefs", 0, ""); err != nil {
 		return fmt.Errorf("tracefs is not mounted and mounting it at %s failed: %w; run `mount -t tracefs tracefs %s` as root, or bind-mount the host's into the container", path, err, path)
@@ -58,14 +58,54 @@ func ensureTracefs(path string, log *slog.Logger) error {
 	return nil
 }
 
-// TracefsMounted reports where tracefs is mounted, or "" when it is not.
+// TracefsMounted reports where tracefs is mounted, or "" when it is not:
+// the first tracefs in /proc/self/mountinfo, else path or the copy inside
+// debugfs when they hold tracing events.
 func TracefsMounted(path string) string {
+	if mount := tracefsFromMountinfo("/proc/self/mountinfo"); mount != "" {
+		return mount
+	}
 	for _, dir := range []string{path, "/sys/kernel/debug/tracing"} {
 		if _, err := os.Stat(dir + "/events"); err == nil {
 			return dir
 		}
 	}
 	return ""
+}
+
+// tracefsFromMountinfo returns the mount point of the first whole tracefs
+// (root "/") that a mountinfo file lists, or "".
+func tracefsFromMountinfo(mountinfo string) string {
+	data, err := os.ReadFile(mountinfo)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		// Fields: id parent major:minor root mount-point options... - type source options
+		before, after, ok := strings.Cut(line, " - ")
+		if !ok || !strings.HasPrefix(after, "tracefs ") {
+			continue
+		}
+		if fields := strings.Fields(before); len(fields) >= 5 && fields[3] == "/" {
+			return fields[4]
+		}
+	}
+	return ""
+}
+
+// removeMemlock lifts the memlock limit that BPF memory counted against
+// before Linux 5.11. cilium/ebpf skips that on newer kernels, but can only
+// tell them apart with a privilege check of its own, so an EPERM here means
+// the process may not load BPF programs at all.
+func removeMemlock() error {
+	err := rlimit.RemoveMemlock()
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("permission denied: loading BPF programs needs root, or CAP_BPF and CAP_PERFMON (and CAP_SYS_RESOURCE before Linux 5.11): %w", err)
+	}
+	if err != nil {
+		return fmt.Errorf("removing the memlock limit (needed before Linux 5.11): %w", err)
+	}
+	return nil
 }
 
 // KernelBTF reports whether the kernel exposes its BTF, which CO-RE and

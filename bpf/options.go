@@ -127,8 +127,8 @@ type Options struct {
 	// follow at once; default 4096 (the kernel's maximum). The kernel misses the
 	// exits of calls past it, and Probe.Counters reports them as KprobeMissed.
 	KretprobeMaxActive int
-	// TracefsPath is the tracefs mount point, mounted there when tracefs is
-	// missing; default /sys/kernel/tracing.
+	// TracefsPath is where tracefs is mounted when /proc/self/mountinfo
+	// lists it nowhere; default /sys/kernel/tracing.
 	TracefsPath string
 	// Logger receives what Open decides; default slog.Default().
 	Logger *slog.Logger
@@ -185,6 +185,10 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// MaxFilterEntries is how many values each filter set (pids, uids, comms,
+// cgroups) can hold: the size of its map in bpf/sendfile.bpf.c.
+const MaxFilterEntries = 1024
+
 // Validate reports the first invalid option, with defaults applied first as
 // Open applies them. Open validates too; Validate lets a caller tell a bad
 // option apart from a kernel that cannot run the programs.
@@ -204,8 +208,16 @@ func (o Options) validate() error {
 	if o.WakeupBytes > size {
 		return fmt.Errorf("invalid wakeup threshold %d: larger than the ring buffer (%d bytes)", o.WakeupBytes, size)
 	}
-	if r := o.Filter.SampleRatio; r < 0 || r > 1 {
+	if r := o.Filter.SampleRatio; !(r >= 0 && r <= 1) { // NaN fails both comparisons
 		return fmt.Errorf("invalid sample ratio %g: want a number in [0, 1]", r)
+	}
+	for _, set := range []struct {
+		name string
+		n    int
+	}{{"pids", len(o.Filter.TGIDs)}, {"uids", len(o.Filter.UIDs)}, {"comms", len(o.Filter.Comms)}, {"cgroups", len(o.Filter.CgroupIDs)}} {
+		if set.n > MaxFilterEntries {
+			return fmt.Errorf("invalid filter: %d %s, want at most %d, the size of the kernel's filter map", set.n, set.name, MaxFilterEntries)
+		}
 	}
 	for _, comm := range o.Filter.Comms {
 		if len(comm) == 0 || len(comm) > 15 {

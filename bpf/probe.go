@@ -15,7 +15,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/cilium/ebpf/rlimit"
 )
 
 var (
@@ -56,9 +55,10 @@ type Probe struct {
 	links      []link.Link
 	kretprobes []link.Link
 
-	readMu sync.Mutex // serialises ReadEvent
-	reader *ringbuf.Reader
-	record ringbuf.Record
+	readMu  sync.Mutex // serialises ReadEvent
+	reader  *ringbuf.Reader
+	record  ringbuf.Record
+	drained bool // ReadEvent returned ErrStopped once: the ring buffer is empty for good
 
 	stopOnce  sync.Once
 	closeOnce sync.Once
@@ -72,8 +72,8 @@ func Open(opts Options) (*Probe, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("removing the memlock limit (needed before Linux 5.11): %w", err)
+	if err := removeMemlock(); err != nil {
+		return nil, err
 	}
 
 	modes := []Mode{opts.Mode}
@@ -173,8 +173,8 @@ func (p *Probe) Hooks() []string { return p.hooks }
 // ReadEvent blocks until the next event and copies it into ev, without
 // allocating. Events wait at most Options.FlushInterval in the kernel before
 // they are read. After Stop it returns the events still buffered, then
-// ErrStopped; after Close, ErrClosed. Any other error is transient: count it
-// and call again.
+// ErrStopped, also to every later call and from any goroutine; after Close,
+// ErrClosed. Any other error is transient: count it and call again.
 func (p *Probe) ReadEvent(ev *Event) error {
 	if p.reader == nil {
 		return ErrNoSpans
@@ -182,6 +182,11 @@ func (p *Probe) ReadEvent(ev *Event) error {
 	p.readMu.Lock()
 	defer p.readMu.Unlock()
 
+	// The reader reports a flush once, and no program writes after Stop, so
+	// every later call has nothing to read.
+	if p.drained {
+		return ErrStopped
+	}
 	for {
 		err := p.reader.ReadInto(&p.record)
 		switch {
@@ -195,6 +200,7 @@ func (p *Probe) ReadEvent(ev *Event) error {
 			// Records submitted without a wakeup have been read; wait for the next batch.
 			p.reader.SetDeadline(time.Now().Add(p.opts.FlushInterval))
 		case errors.Is(err, ringbuf.ErrFlushed):
+			p.drained = true
 			return ErrStopped
 		case errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
 			return ErrClosed

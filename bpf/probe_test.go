@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -826,6 +827,10 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		{"ring size", Options{RingBufferBytes: 5000}, "invalid ring buffer size 5000"},
 		{"sample ratio", Options{Filter: Filter{SampleRatio: 1.5}}, "invalid sample ratio 1.5"},
 		{"comm", Options{Filter: Filter{Comms: []string{"a-very-long-thread-name"}}}, "invalid comm filter"},
+		{"NaN sample ratio", Options{Filter: Filter{SampleRatio: math.NaN()}}, "invalid sample ratio NaN"},
+		// The filter maps in bpf/sendfile.bpf.c hold 1024 entries each.
+		{"too many pids", Options{Filter: Filter{TGIDs: make([]uint32, 1025)}}, "1025 pids"},
+		{"too many uids", Options{Filter: Filter{UIDs: make([]uint32, 1025)}}, "1025 uids"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1115,4 +1120,55 @@ func TestModesAgree(t *testing.T) {
 		modes = append(modes, string(mode))
 	}
 	fmt.Printf("MODES-AGREE: compared %v\n", modes)
+}
+
+func TestReadAfterStopKeepsReturningStopped(t *testing.T) {
+	p := openProbe(t, Options{Filter: Filter{TGIDs: []uint32{uint32(os.Getpid())}}})
+	in := openRead(t, writeFile(t, t.TempDir(), "in", 64))
+	out := openDevNull(t)
+	const calls = 3
+	for i := 0; i < calls; i++ {
+		off := offsetVar(0)
+		if r, errno := rawSendfile(int(out.Fd()), int(in.Fd()), uintptr(unsafe.Pointer(off)), 5); r != 5 {
+			t.Fatalf("sendfile returned %d, %v", r, errno)
+		}
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+
+	// Every buffered event, then ErrStopped; then ErrStopped again from
+	// other goroutines, at once rather than after a wait for more data.
+	read := 0
+	var ev Event
+	for {
+		err := p.ReadEvent(&ev)
+		if errors.Is(err, ErrStopped) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("ReadEvent: %v", err)
+		}
+		if int(ev.Tgid) == os.Getpid() && ev.Count == 5 {
+			read++
+		}
+	}
+	if read != calls {
+		t.Errorf("read %d events of this process before ErrStopped, want %d", read, calls)
+	}
+	for i := 0; i < 2; i++ {
+		result := make(chan error, 1)
+		go func() {
+			var ev Event
+			result <- p.ReadEvent(&ev)
+		}()
+		select {
+		case err := <-result:
+			if !errors.Is(err, ErrStopped) {
+				t.Errorf("ReadEvent after ErrStopped: %v, want ErrStopped", err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("ReadEvent after ErrStopped blocked for 2 s")
+		}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/rlimit"
 )
 
 // ProgramStats describes one program as the verifier accepted it.
@@ -30,8 +29,8 @@ func Verify(opts Options, mode Mode) ([]ProgramStats, error) {
 	if mode == Auto {
 		return nil, fmt.Errorf("verify needs a concrete attach mode, not %s", mode)
 	}
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("removing the memlock limit (needed before Linux 5.11): %w", err)
+	if err := removeMemlock(); err != nil {
+		return nil, err
 	}
 	pl, err := planMode(opts, mode, opts.Logger)
 	if err != nil {

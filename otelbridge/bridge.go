@@ -95,6 +95,8 @@ type Bridge struct {
 	readErrors   atomic.Uint64
 	exportFailed atomic.Uint64
 	exported     atomic.Uint64
+	dropping     atomic.Bool   // set by DropSpans
+	dropped      atomic.Uint64 // events counted by CountDropped or after DropSpans
 
 	closeOnce sync.Once
 	closeErr  error
@@ -143,6 +145,10 @@ func New(cfg Config) (*Bridge, error) {
 // HandleEvent creates the span of ev and records its duration. It must not
 // be called from more than one goroutine at a time.
 func (b *Bridge) HandleEvent(ev *bpf.Event) {
+	if b.dropping.Load() {
+		b.CountDropped()
+		return
+	}
 	var name string
 	var named bool
 	if b.users != nil {
@@ -205,6 +211,18 @@ func (b *Bridge) userOption(uid uint32, name string, named bool) metric.Measurem
 	return option
 }
 
+// DropSpans makes HandleEvent count every later event with CountDropped
+// instead of creating its span. It is for a shutdown that has no time left
+// to export more spans. HandleEvent may then run beside CountDropped.
+func (b *Bridge) DropSpans() { b.dropping.Store(true) }
+
+// CountDropped counts one event that will never become a span, reported as
+// lost with reason export_failed. It is safe for concurrent use.
+func (b *Bridge) CountDropped() {
+	b.dropped.Add(1)
+	b.exportFailed.Add(1)
+}
+
 // CountReadError counts one ring buffer record that could not be read or
 // decoded, reported as lost with reason read_error.
 func (b *Bridge) CountReadError() { b.readErrors.Add(1) }
@@ -228,8 +246,9 @@ func (b *Bridge) countExported(n int) {
 type Stats struct {
 	SpansCreated  uint64 // spans handed to the SDK
 	SpansExported uint64 // spans the exporter accepted
-	ExportFailed  uint64 // spans counted as lost with reason export_failed
+	ExportFailed  uint64 // spans and dropped events counted as lost with reason export_failed
 	ReadErrors    uint64 // records counted as lost with reason read_error
+	Dropped       uint64 // events counted by CountDropped, included in ExportFailed
 }
 
 // Stats returns the bridge's own counts.
@@ -239,6 +258,7 @@ func (b *Bridge) Stats() Stats {
 		SpansExported: b.exported.Load(),
 		ExportFailed:  b.exportFailed.Load(),
 		ReadErrors:    b.readErrors.Load(),
+		Dropped:       b.dropped.Load(),
 	}
 }
 

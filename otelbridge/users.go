@@ -2,17 +2,25 @@ package otelbridge
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // DefaultPasswdPath is the passwd file Users reads when given no path.
 const DefaultPasswdPath = "/etc/passwd"
+
+// maxPasswdBytes bounds the passwd file Users reads: a real one with a
+// million users is about 60 MiB. Larger files, and anything that is not a
+// regular file, such as a FIFO or /dev/zero, are refused with a warning.
+const maxPasswdBytes = 64 << 20
 
 // usersCheckInterval is how often Users looks at the passwd file's size and
 // modification time to decide whether to read it again.
@@ -83,7 +91,7 @@ func (u *Users) check(now time.Time) {
 	if u.loaded && info.ModTime().Equal(u.modTime) && info.Size() == u.size {
 		return
 	}
-	data, err := os.ReadFile(u.path)
+	data, err := readPasswd(u.path)
 	if err != nil {
 		u.fail(err)
 		return
@@ -98,6 +106,31 @@ func (u *Users) check(now time.Time) {
 		u.logger.Warn("skipped malformed lines of the passwd file, so the users on them have no name",
 			"path", u.path, "lines", malformed, "first_line", firstBad)
 	}
+}
+
+// readPasswd reads a regular file of at most maxPasswdBytes. It opens the
+// file without blocking, so a FIFO put in its place cannot stall the caller.
+func readPasswd(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (mode %s)", path, info.Mode().Type())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxPasswdBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxPasswdBytes {
+		return nil, fmt.Errorf("%s is larger than %d MiB, the most read", path, maxPasswdBytes>>20)
+	}
+	return data, nil
 }
 
 // fail drops all names after a failed read and logs the error unless it is

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -244,5 +245,53 @@ func TestNilUsersHasNoNames(t *testing.T) {
 	var u *Users
 	if name, ok := u.Name(0); ok || name != "" {
 		t.Errorf("Name(0) on nil Users = %q, %v; want \"\", false", name, ok)
+	}
+}
+
+func TestUsersRefusesFIFOAndDevices(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "passwd")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("cannot make a FIFO here: %v", err)
+	}
+	for _, path := range []string{fifo, "/dev/zero"} {
+		var logs bytes.Buffer
+		done := make(chan *Users, 1)
+		go func() { done <- NewUsers(path, slog.New(slog.NewTextHandler(&logs, nil))) }()
+		select {
+		case u := <-done:
+			if name, ok := u.Name(0); ok {
+				t.Errorf("%s: Name(0) = %q; want no names", path, name)
+			}
+			if !strings.Contains(logs.String(), "not a regular file") {
+				t.Errorf("%s: log %q does not say it is not a regular file", path, logs.String())
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("NewUsers(%s) still blocked after 5 s", path)
+		}
+	}
+}
+
+func TestUsersRefusesOversizedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "passwd")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A sparse file one byte over the limit, which begins with a valid line.
+	if _, err := f.WriteString("root:x:0:0::/root:/bin/sh\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(maxPasswdBytes + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	var logs bytes.Buffer
+	u := NewUsers(path, slog.New(slog.NewTextHandler(&logs, nil)))
+	if name, ok := u.Name(0); ok {
+		t.Errorf("Name(0) = %q from a file over the limit; want no names", name)
+	}
+	if !strings.Contains(logs.String(), "larger than") {
+		t.Errorf("log %q does not say the file is too large", logs.String())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -15,8 +16,18 @@ import (
 )
 
 // check reports what this kernel offers: BTF, tracefs, compat handlers and
-// each attach mode tried for real. It returns 1 when no mode works.
-func check(cfg *config, out io.Writer, logger *slog.Logger) int {
+// each attach mode tried for real. It returns 2 for an invalid flag, and 1
+// when no mode works or, with --probe, when the requested one does not.
+func check(cfg *config, out, errOut io.Writer, logger *slog.Logger) int {
+	opts, err := cfg.probeOptions(1, logger)
+	if err == nil {
+		err = cfg.validate()
+	}
+	if err != nil {
+		fmt.Fprintf(errOut, "sendfile-otel: %v\n", err)
+		return 2
+	}
+
 	var uname unix.Utsname
 	release := "unknown"
 	if err := unix.Uname(&uname); err == nil {
@@ -36,17 +47,13 @@ func check(cfg *config, out io.Writer, logger *slog.Logger) int {
 		fmt.Fprintf(out, "tracefs     not mounted; the tracepoint and kprobe modes mount it at %s when allowed (by hand: mount -t tracefs tracefs %s)\n", cfg.tracefs, cfg.tracefs)
 	}
 
-	opts, err := cfg.probeOptions(1, logger)
-	if err != nil {
-		fmt.Fprintf(out, "config      %v\n", err)
-		return 2
-	}
 	// Trying a mode attaches every hook of it for a moment; nothing is read.
 	opts.RingBufferBytes = 64 << 10
 	opts.WakeupBytes = 0
 	quiet := slog.New(slog.DiscardHandler)
 	opts.Logger = quiet
 
+	requested := opts.Mode
 	var working []bpf.Mode
 	for _, mode := range bpf.Modes {
 		opts.Mode = mode
@@ -64,6 +71,14 @@ func check(cfg *config, out io.Writer, logger *slog.Logger) int {
 		working = append(working, mode)
 	}
 
+	if requested != bpf.Auto {
+		if slices.Contains(working, requested) {
+			fmt.Fprintf(out, "--probe     %s works\n", requested)
+			return 0
+		}
+		fmt.Fprintf(out, "--probe     %s does not work on this kernel (see above)\n", requested)
+		return 1
+	}
 	if len(working) == 0 {
 		fmt.Fprintln(out, "auto        no attach mode works on this kernel")
 		return 1

@@ -45,6 +45,8 @@ type config struct {
 	maxUserSeries   int
 	logLevel        string
 	logFormat       string
+
+	fromEnv map[string]bool // flags set by their environment twin
 }
 
 // newFlagSet defines the flags of run and check on cfg.
@@ -66,8 +68,8 @@ func newFlagSet(name string, cfg *config, output io.Writer) *flag.FlagSet {
 	fs.DurationVar(&cfg.flushInterval, "flush-interval", 100*time.Millisecond, "longest time an event waits in the ring buffer before it is read")
 	fs.UintVar(&cfg.maxInflight, "max-inflight", 16384, "calls tracked between enter and exit at once")
 	fs.StringVar(&cfg.passwdFile, "passwd-file", "/etc/passwd", "passwd file that maps user ids to names (in a container, mount the host's)")
-	fs.StringVar(&cfg.tracefs, "tracefs", "/sys/kernel/tracing", "where tracefs is mounted, or is mounted when missing")
-	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 5*time.Second, "longest time to flush spans and metrics after SIGINT or SIGTERM")
+	fs.StringVar(&cfg.tracefs, "tracefs", "/sys/kernel/tracing", "where to mount tracefs when /proc/self/mountinfo lists it nowhere")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 5*time.Second, "longest time to flush spans and metrics after SIGINT, SIGTERM or SIGHUP")
 	fs.IntVar(&cfg.maxUserSeries, "max-user-series", 2000, "most metric series per instrument; more users go to the SDK's overflow series")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
@@ -81,13 +83,14 @@ func envName(flagName string) string {
 
 // parseArgs parses the command line, then fills every flag not given there
 // from its environment twin, unless the twin is empty.
-func parseArgs(fs *flag.FlagSet, args []string) error {
+func parseArgs(fs *flag.FlagSet, args []string) (fromEnv map[string]bool, err error) {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	fromEnv = map[string]bool{}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 
@@ -103,9 +106,11 @@ func parseArgs(fs *flag.FlagSet, args []string) error {
 		}
 		if err := fs.Set(f.Name, value); err != nil {
 			errs = append(errs, fmt.Errorf("invalid %s %q: want %s", envName(f.Name), value, valueKind(f)))
+			return
 		}
+		fromEnv[f.Name] = true
 	})
-	return errors.Join(errs...)
+	return fromEnv, errors.Join(errs...)
 }
 
 // valueKind describes the values a flag accepts, for error messages.
@@ -127,27 +132,47 @@ func valueKind(f *flag.Flag) string {
 	return "a value like the flag's default " + f.DefValue
 }
 
+// validate checks the settings that probeOptions does not use.
+func (c *config) validate() error {
+	if c.shutdownTimeout <= 0 {
+		return fmt.Errorf("invalid %s %s: want a positive duration", c.ref("shutdown-timeout"), c.shutdownTimeout)
+	}
+	if c.maxUserSeries <= 0 {
+		return fmt.Errorf("invalid %s %d: want a positive number", c.ref("max-user-series"), c.maxUserSeries)
+	}
+	return nil
+}
+
+// ref names a setting as the user gave it: SENDFILE_OTEL_MIN_BYTES when the
+// value came from the environment, --min-bytes otherwise.
+func (c *config) ref(flagName string) string {
+	if c.fromEnv[flagName] {
+		return envName(flagName)
+	}
+	return "--" + flagName
+}
+
 // probeOptions turns the configuration into options for bpf.Open.
 func (c *config) probeOptions(sampleRatio float64, logger *slog.Logger) (bpf.Options, error) {
 	mode, err := bpf.ParseMode(c.probe)
 	if err != nil {
-		return bpf.Options{}, fmt.Errorf("--probe: %w", err)
+		return bpf.Options{}, fmt.Errorf("%s: %w", c.ref("probe"), err)
 	}
 	compat, err := bpf.ParseCompat(c.compat)
 	if err != nil {
-		return bpf.Options{}, fmt.Errorf("--compat: %w", err)
+		return bpf.Options{}, fmt.Errorf("%s: %w", c.ref("compat"), err)
 	}
-	if c.ringBufferBytes > 1<<30 {
-		return bpf.Options{}, fmt.Errorf("invalid --ring-buffer-size %d: want at most 1 GiB", c.ringBufferBytes)
+	if c.ringBufferBytes > 1<<30 || c.ringBufferBytes < 4096 || c.ringBufferBytes&(c.ringBufferBytes-1) != 0 {
+		return bpf.Options{}, fmt.Errorf("invalid %s %d: want a power of two from 4096 to 1073741824 (1 GiB)", c.ref("ring-buffer-size"), c.ringBufferBytes)
 	}
 	if c.maxInflight == 0 || c.maxInflight > 1<<24 {
-		return bpf.Options{}, fmt.Errorf("invalid --max-inflight %d: want 1 to %d", c.maxInflight, 1<<24)
+		return bpf.Options{}, fmt.Errorf("invalid %s %d: want 1 to %d", c.ref("max-inflight"), c.maxInflight, 1<<24)
 	}
 	if c.minBytes < 0 {
-		return bpf.Options{}, fmt.Errorf("invalid --min-bytes %d: want 0 or more", c.minBytes)
+		return bpf.Options{}, fmt.Errorf("invalid %s %d: want 0 or more", c.ref("min-bytes"), c.minBytes)
 	}
 	if c.flushInterval < time.Millisecond || c.flushInterval > time.Minute {
-		return bpf.Options{}, fmt.Errorf("invalid --flush-interval %s: want 1ms to 1m", c.flushInterval)
+		return bpf.Options{}, fmt.Errorf("invalid %s %s: want 1ms to 1m", c.ref("flush-interval"), c.flushInterval)
 	}
 
 	filter := bpf.Filter{
@@ -156,19 +181,22 @@ func (c *config) probeOptions(sampleRatio float64, logger *slog.Logger) (bpf.Opt
 		SampleRatio:    sampleRatio,
 		SampleRatioSet: true,
 	}
-	if filter.TGIDs, err = parseIDs("--pid", c.pids); err != nil {
+	if filter.TGIDs, err = parseIDs(c.ref("pid"), c.pids); err != nil {
 		return bpf.Options{}, err
 	}
-	if filter.UIDs, err = parseIDs("--uid", c.uids); err != nil {
+	if filter.UIDs, err = parseIDs(c.ref("uid"), c.uids); err != nil {
 		return bpf.Options{}, err
 	}
 	for _, comm := range splitList(c.comms) {
+		if len(comm) > 15 {
+			return bpf.Options{}, fmt.Errorf("invalid %s value %q: want at most 15 bytes, the kernel's task name length", c.ref("comm"), comm)
+		}
 		filter.Comms = append(filter.Comms, comm)
 	}
 	for _, dir := range splitList(c.cgroups) {
 		id, err := cgroupID(dir)
 		if err != nil {
-			return bpf.Options{}, fmt.Errorf("--cgroup: %w", err)
+			return bpf.Options{}, fmt.Errorf("%s: %w", c.ref("cgroup"), err)
 		}
 		filter.CgroupIDs = append(filter.CgroupIDs, id)
 	}
@@ -235,6 +263,9 @@ func cgroupID(dir string) (uint64, error) {
 	var stat unix.Stat_t
 	if err := unix.Stat(dir, &stat); err != nil {
 		return 0, fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	if stat.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return 0, fmt.Errorf("cgroup %s is a file, not a cgroup directory", dir)
 	}
 	return stat.Ino, nil
 }

@@ -4,7 +4,7 @@
 // exports each call as an OpenTelemetry span and per-user byte counters as
 // OpenTelemetry metrics, over OTLP.
 //
-//	sendfile-otel [run] [flags]   run until SIGINT or SIGTERM
+//	sendfile-otel [run] [flags]   run until SIGINT, SIGTERM or SIGHUP
 //	sendfile-otel check [flags]   report what this kernel offers
 //	sendfile-otel version         print the version
 //
@@ -76,7 +76,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	if err := parseArgs(fs, args); err != nil {
+	fromEnv, err := parseArgs(fs, args)
+	cfg.fromEnv = fromEnv
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -90,7 +92,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if command == "check" {
-		return check(&cfg, stdout, logger)
+		return check(&cfg, stdout, stderr, logger)
 	}
 	if err := run(&cfg, logger); err != nil {
 		logger.Error("sendfile-otel stopped", "error", err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sendfile-otel/sendfile-otel/otelbridge"
 )
 
 // runArgs runs the command in-process with a clean environment for the
@@ -68,6 +70,13 @@ func TestInvalidConfigurationExitsTwo(t *testing.T) {
 		{"bad ratio", map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"}, nil, "OTEL_TRACES_SAMPLER_ARG"},
 		{"zero shutdown timeout", nil, []string{"--shutdown-timeout=0s"}, "--shutdown-timeout"},
 		{"check with a bad probe", nil, []string{"check", "--probe=bogus"}, "bogus"},
+		{"check with a zero shutdown timeout", nil, []string{"check", "--shutdown-timeout=0s"}, "--shutdown-timeout"},
+		{"zero ring buffer", nil, []string{"--ring-buffer-size=0"}, "power of two"},
+		{"twin named in the message", map[string]string{"SENDFILE_OTEL_PROBE": "bogus"}, nil, "SENDFILE_OTEL_PROBE"},
+		{"not a cgroup", nil, []string{"--cgroup=/proc/self/status"}, "not on a cgroup v2 file system"},
+		{"long comm", nil, []string{"--comm=a-very-long-thread-name"}, "--comm"},
+		{"1025 pids", nil, []string{"--pid=" + strings.Repeat("1,", 1024) + "1"}, "1025 pids"},
+		{"NaN ratio", map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "NaN"}, nil, "OTEL_TRACES_SAMPLER_ARG"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -88,5 +97,18 @@ func TestEmptyTwinCountsAsUnset(t *testing.T) {
 	status, _, stderr := runArgs(t, map[string]string{"SENDFILE_OTEL_MIN_BYTES": ""}, "--probe=bogus")
 	if status != 2 || strings.Contains(stderr, "SENDFILE_OTEL_MIN_BYTES") || !strings.Contains(stderr, "bogus") {
 		t.Errorf("status %d, stderr %q: want the --probe error only", status, stderr)
+	}
+}
+
+func TestCgroupFileIsRejected(t *testing.T) {
+	mount := otelbridge.Cgroup2Mount()
+	if mount == "" {
+		t.Skip("no cgroup2 file system mounted here")
+	}
+	// cgroup.procs sits on cgroup2 but is a file, whose inode no task has
+	// as its cgroup id.
+	status, _, stderr := runArgs(t, nil, "--cgroup="+mount+"/cgroup.procs")
+	if status != 2 || !strings.Contains(stderr, "not a cgroup directory") {
+		t.Errorf("status %d, stderr %q: want 2 and a message that it is not a cgroup directory", status, stderr)
 	}
 }

@@ -34,8 +34,22 @@ const defaultGCPercent = 200
 // readErrorBackoff is the pause after a ring buffer read fails.
 const readErrorBackoff = 10 * time.Millisecond
 
-// run traces until SIGINT or SIGTERM, then flushes within the shutdown timeout.
+// stopSignals end the agent with a flush. SIGHUP is among them because the
+// agent has nothing to reload, and its default action would skip the flush.
+var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+
+// run traces until a stop signal, then flushes within the shutdown timeout.
 func run(cfg *config, logger *slog.Logger) error {
+	// From the start, so that a signal during start-up stops the agent
+	// cleanly once it is up, instead of killing it with programs attached.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, stopSignals...)
+	defer signal.Stop(signals)
+	// With the console exporters piped into a reader that exits, writes
+	// fail with EPIPE and count as failed exports, instead of the signal
+	// killing the agent.
+	signal.Ignore(syscall.SIGPIPE)
+
 	if err := telemetry.CheckEnv(); err != nil {
 		return invalidConfig(err)
 	}
@@ -55,11 +69,8 @@ func run(cfg *config, logger *slog.Logger) error {
 	if err != nil {
 		return invalidConfig(err)
 	}
-	if cfg.shutdownTimeout <= 0 {
-		return invalidConfig(fmt.Errorf("invalid --shutdown-timeout %s: want a positive duration", cfg.shutdownTimeout))
-	}
-	if cfg.maxUserSeries <= 0 {
-		return invalidConfig(fmt.Errorf("invalid --max-user-series %d: want a positive number", cfg.maxUserSeries))
+	if err := cfg.validate(); err != nil {
+		return invalidConfig(err)
 	}
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(defaultGCPercent)
@@ -74,6 +85,7 @@ func run(cfg *config, logger *slog.Logger) error {
 	if err != nil {
 		return invalidConfig(err)
 	}
+	users := otelbridge.NewUsers(cfg.passwdFile, logger)
 	probe, err := bpf.Open(opts)
 	if err != nil {
 		return fmt.Errorf("%w (run `sendfile-otel check` to see what this kernel offers)", err)
@@ -114,7 +126,7 @@ func run(cfg *config, logger *slog.Logger) error {
 
 	bridgeConfig := otelbridge.Config{
 		Source: probe,
-		Users:  otelbridge.NewUsers(cfg.passwdFile, logger),
+		Users:  users,
 		Logger: logger.With("component", "otelbridge"),
 	}
 	if cfg.enrich {
@@ -157,11 +169,13 @@ func run(cfg *config, logger *slog.Logger) error {
 		readEvents(probe, bridge, logger)
 	}()
 
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	sig := <-signals
-	signal.Stop(signals)
 	logger.Info("stopping", "signal", sig.String(), "timeout", cfg.shutdownTimeout)
+	go func() {
+		for sig := range signals {
+			logger.Info("already stopping; the flush ends within the shutdown timeout", "signal", sig.String(), "timeout", cfg.shutdownTimeout)
+		}
+	}()
 
 	shutdownCtx, cancel := context.WithTimeout(ctx, cfg.shutdownTimeout)
 	defer cancel()
@@ -200,33 +214,44 @@ func readEvents(probe *bpf.Probe, bridge *otelbridge.Bridge, logger *slog.Logger
 }
 
 // shutdown detaches the probe, turns what is still buffered into spans and
-// flushes both providers, all within ctx's deadline.
+// flushes both providers, all within ctx's deadline. Reading the buffered
+// events may take a third of the time, exporting spans until two thirds
+// have passed, and the last metric export the rest, so that a collector
+// that never responds cannot leave the metrics no time.
 func shutdown(ctx context.Context, probe *bpf.Probe, bridge *otelbridge.Bridge, readerDone <-chan struct{}, tp *sdktrace.TracerProvider, mp *sdkmetric.MeterProvider, logger *slog.Logger) error {
+	readCtx, spanCtx := ctx, ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		var cancelRead, cancelSpans context.CancelFunc
+		readCtx, cancelRead = context.WithTimeout(ctx, left/3)
+		defer cancelRead()
+		spanCtx, cancelSpans = context.WithTimeout(ctx, left*2/3)
+		defer cancelSpans()
+	}
+
 	if err := probe.Stop(); err != nil {
 		logger.Warn("detaching the programs", "error", err)
 	}
 	select {
 	case <-readerDone:
-	case <-ctx.Done():
-		logger.Warn("shutdown timeout passed before every buffered event was read")
+	case <-readCtx.Done():
+		// The reader is held up by a span export. The events still in the
+		// ring buffer can no longer become spans in time: count them.
+		bridge.DropSpans()
+		if n := drainEvents(probe, bridge); n > 0 {
+			logger.Warn("events still buffered at the shutdown timeout, counted as export_failed", "events", n)
+		}
 	}
 
 	if tp != nil {
-		// Spans get two thirds of what is left, so that a collector that
-		// never responds cannot leave no time for the last metric export.
-		spanCtx := ctx
-		if deadline, ok := ctx.Deadline(); ok {
-			var cancel context.CancelFunc
-			spanCtx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)*2/3))
-			defer cancel()
-		}
 		if err := tp.Shutdown(spanCtx); err != nil {
 			logger.Warn("flushing spans did not finish", "error", err)
 		}
 		// Spans still queued when the time ran out never reach the
 		// exporter: count them as failed exports before the last metric export.
 		stats := bridge.Stats()
-		if left := int64(stats.SpansCreated) - int64(stats.SpansExported) - int64(stats.ExportFailed); left > 0 {
+		spanFailures := int64(stats.ExportFailed) - int64(stats.Dropped)
+		if left := int64(stats.SpansCreated) - int64(stats.SpansExported) - spanFailures; left > 0 {
 			bridge.CountExportFailed(int(left))
 			logger.Warn("spans not exported before the shutdown timeout, counted as export_failed", "spans", left)
 		}
@@ -242,4 +267,28 @@ func shutdown(ctx context.Context, probe *bpf.Probe, bridge *otelbridge.Bridge, 
 	stats := bridge.Stats()
 	logger.Info("stopped", "spans_created", stats.SpansCreated, "spans_exported", stats.SpansExported, "export_failed", stats.ExportFailed, "read_errors", stats.ReadErrors)
 	return nil
+}
+
+// drainEvents counts the events left in the ring buffer of a stopped probe
+// as dropped, and returns how many it counted. The reader goroutine may
+// still read some of them: the probe hands each event to one reader only.
+func drainEvents(probe *bpf.Probe, bridge *otelbridge.Bridge) int {
+	var ev bpf.Event
+	n := 0
+	// Read errors are per record; the bound only guards against a reader
+	// that fails for good.
+	for failures := 0; failures < 1000; {
+		err := probe.ReadEvent(&ev)
+		switch {
+		case err == nil:
+			bridge.CountDropped()
+			n++
+		case errors.Is(err, bpf.ErrStopped), errors.Is(err, bpf.ErrClosed), errors.Is(err, bpf.ErrNoSpans):
+			return n
+		default:
+			bridge.CountReadError()
+			failures++
+		}
+	}
+	return n
 }

@@ -85,7 +85,7 @@ func SamplingFromEnv() (Sampling, error) {
 		if arg != "" {
 			var err error
 			ratio, err = strconv.ParseFloat(arg, 64)
-			if err != nil || ratio < 0 || ratio > 1 {
+			if err != nil || !(ratio >= 0 && ratio <= 1) { // NaN fails both comparisons
 				return Sampling{}, fmt.Errorf("invalid OTEL_TRACES_SAMPLER_ARG %q: want a ratio in [0, 1]", arg)
 			}
 		}
@@ -138,33 +138,41 @@ func (b BatchSpan) Options() []sdktrace.BatchSpanProcessorOption {
 	}
 }
 
+// Upper bounds of the OTEL_BSP_* values. The SDK allocates the whole queue
+// at start, and a larger delay would overflow time.Duration.
+const (
+	maxBatchSpanQueue  = 1 << 20             // spans, about 1 GiB of queued spans when full
+	maxBatchSpanMillis = 24 * 60 * 60 * 1000 // one day
+)
+
 // BatchSpanFromEnv returns defaults with each field replaced by its
 // OTEL_BSP_* variable when that is set: OTEL_BSP_MAX_QUEUE_SIZE,
 // OTEL_BSP_MAX_EXPORT_BATCH_SIZE, and OTEL_BSP_SCHEDULE_DELAY and
 // OTEL_BSP_EXPORT_TIMEOUT in milliseconds. A value that is not a positive
-// integer, or a batch larger than the queue, is an error.
+// integer, one past the bounds above, or a batch larger than the queue is
+// an error.
 func BatchSpanFromEnv(defaults BatchSpan) (BatchSpan, error) {
 	b := defaults
 	var errs []error
-	positive := func(variable string, dst *int, unit string) {
+	bounded := func(variable string, dst *int, most int, unit string) {
 		value := strings.TrimSpace(os.Getenv(variable))
 		if value == "" {
 			return
 		}
 		n, err := strconv.Atoi(value)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("invalid %s %q: want a positive number of %s", variable, value, unit))
+		if err != nil || n <= 0 || n > most {
+			errs = append(errs, fmt.Errorf("invalid %s %q: want 1 to %d %s", variable, value, most, unit))
 			return
 		}
 		*dst = n
 	}
 	milliseconds := func(variable string, dst *time.Duration) {
 		ms := int(*dst / time.Millisecond)
-		positive(variable, &ms, "milliseconds")
+		bounded(variable, &ms, maxBatchSpanMillis, "milliseconds")
 		*dst = time.Duration(ms) * time.Millisecond
 	}
-	positive("OTEL_BSP_MAX_QUEUE_SIZE", &b.MaxQueueSize, "spans")
-	positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &b.MaxExportBatchSize, "spans")
+	bounded("OTEL_BSP_MAX_QUEUE_SIZE", &b.MaxQueueSize, maxBatchSpanQueue, "spans")
+	bounded("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &b.MaxExportBatchSize, maxBatchSpanQueue, "spans")
 	milliseconds("OTEL_BSP_SCHEDULE_DELAY", &b.ScheduleDelay)
 	milliseconds("OTEL_BSP_EXPORT_TIMEOUT", &b.ExportTimeout)
 	if len(errs) == 0 && b.MaxExportBatchSize > b.MaxQueueSize {
@@ -192,6 +200,12 @@ func CheckEnv() error {
 		u, err := url.Parse(value)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("invalid %s %q: want a URL such as http://collector:4317", variable, value))
+			continue
+		}
+		if port := u.Port(); port != "" {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				errs = append(errs, fmt.Errorf("invalid %s %q: port %s is not in 1 to 65535", variable, value, port))
+			}
 		}
 	}
 	for _, variable := range []string{"OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT"} {
@@ -199,12 +213,22 @@ func CheckEnv() error {
 		if value == "" {
 			continue
 		}
-		if ms, err := strconv.Atoi(value); err != nil || ms <= 0 {
-			errs = append(errs, fmt.Errorf("invalid %s %q: want a positive number of milliseconds", variable, value))
+		if ms, err := strconv.Atoi(value); err != nil || ms <= 0 || ms > maxBatchSpanMillis {
+			errs = append(errs, fmt.Errorf("invalid %s %q: want 1 to %d milliseconds", variable, value, maxBatchSpanMillis))
 		}
 	}
 	for _, signal := range []string{"", "TRACES_", "METRICS_"} {
 		errs = append(errs, checkExporterEnv("OTEL_EXPORTER_OTLP_"+signal)...)
+	}
+	if value := os.Getenv("OTEL_RESOURCE_ATTRIBUTES"); strings.TrimSpace(value) != "" {
+		for _, pair := range strings.Split(value, ",") {
+			key, val, found := strings.Cut(pair, "=")
+			_, valErr := url.PathUnescape(strings.TrimSpace(val))
+			if !found || strings.TrimSpace(key) == "" || valErr != nil {
+				errs = append(errs, fmt.Errorf("invalid OTEL_RESOURCE_ATTRIBUTES entry %q: want key=value pairs separated by commas, values URL-encoded", pair))
+				break
+			}
+		}
 	}
 	if value := os.Getenv("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"); value != "" {
 		switch strings.ToLower(value) {
@@ -231,8 +255,17 @@ func checkExporterEnv(prefix string) []error {
 		}
 	}
 	if value := os.Getenv(prefix + "TIMEOUT"); value != "" {
-		if ms, err := strconv.Atoi(value); err != nil || ms <= 0 {
-			errs = append(errs, fmt.Errorf("invalid %sTIMEOUT %q: want a positive number of milliseconds", prefix, value))
+		if ms, err := strconv.Atoi(value); err != nil || ms <= 0 || ms > maxBatchSpanMillis {
+			errs = append(errs, fmt.Errorf("invalid %sTIMEOUT %q: want 1 to %d milliseconds", prefix, value, maxBatchSpanMillis))
+		}
+	}
+	for _, file := range []string{"CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"} {
+		if value := os.Getenv(prefix + file); value != "" {
+			if f, err := os.Open(value); err != nil {
+				errs = append(errs, fmt.Errorf("invalid %s%s: %w", prefix, file, err))
+			} else {
+				f.Close()
+			}
 		}
 	}
 	if value := os.Getenv(prefix + "HEADERS"); value != "" {

@@ -72,6 +72,9 @@ func TestBatchSpanFromEnvRejectsBadValues(t *testing.T) {
 		{"duration with unit", map[string]string{"OTEL_BSP_SCHEDULE_DELAY": "5s"}, []string{"OTEL_BSP_SCHEDULE_DELAY", "milliseconds"}},
 		{"word", map[string]string{"OTEL_BSP_EXPORT_TIMEOUT": "never"}, []string{"OTEL_BSP_EXPORT_TIMEOUT"}},
 		{"batch above queue", map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "64", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "65"}, []string{"65", "64"}},
+		{"huge queue", map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "4000000000"}, []string{"OTEL_BSP_MAX_QUEUE_SIZE", "1048576"}},
+		{"delay past a day", map[string]string{"OTEL_BSP_SCHEDULE_DELAY": "10000000000000"}, []string{"OTEL_BSP_SCHEDULE_DELAY"}},
+		{"timeout past a day", map[string]string{"OTEL_BSP_EXPORT_TIMEOUT": "86400001"}, []string{"OTEL_BSP_EXPORT_TIMEOUT"}},
 		{"two bad values", map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "x", "OTEL_BSP_SCHEDULE_DELAY": "y"}, []string{"OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_SCHEDULE_DELAY"}},
 	}
 	for _, c := range cases {
@@ -124,6 +127,7 @@ func TestSamplingFromEnvRejectsBadValues(t *testing.T) {
 		{"traceidratio", "1.5"},
 		{"traceidratio", "-0.1"},
 		{"traceidratio", "half"},
+		{"traceidratio", "NaN"},
 		{"jaeger_remote", ""},
 	} {
 		t.Setenv("OTEL_TRACES_SAMPLER", c.sampler)
@@ -160,6 +164,10 @@ func TestCheckEnvRejectsMalformedValues(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_METRICS_HEADERS":                "a=1,=2",
 		"OTEL_EXPORTER_OTLP_COMPRESSION":                    "zstd",
 		"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT":                 "10s",
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT":               "http://127.0.0.1:99999",
+		"OTEL_EXPORTER_OTLP_CERTIFICATE":                    "/nonexistent/ca.pem",
+		"OTEL_RESOURCE_ATTRIBUTES":                          "team=a,garbage",
+		"OTEL_METRIC_EXPORT_TIMEOUT":                        "10000000000000",
 	}
 	for variable, value := range cases {
 		t.Run(variable, func(t *testing.T) {
@@ -178,6 +186,7 @@ func TestCheckEnvRejectsMalformedValues(t *testing.T) {
 		t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret%20value, tenant=a")
 		t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
 		t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")
+		t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "team=storage,region=eu%2Dwest")
 		if err := CheckEnv(); err != nil {
 			t.Errorf("CheckEnv: %v", err)
 		}

@@ -49,6 +49,7 @@ func run(cfg *config, logger *slog.Logger) error {
 	// fail with EPIPE and count as failed exports, instead of the signal
 	// killing the agent.
 	signal.Ignore(syscall.SIGPIPE)
+	logger.Info("starting", "version", version)
 
 	if err := telemetry.CheckEnv(); err != nil {
 		return invalidConfig(err)

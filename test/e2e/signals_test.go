@@ -71,9 +71,16 @@ func TestSignalDuringStartupStopsCleanly(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Loading and attaching takes longer than this on every kernel tried;
-	// the test checks the exit, whichever phase the signal lands in.
-	time.Sleep(50 * time.Millisecond)
+	// "starting" comes once the signal handlers are in place, before the
+	// programs load, which takes a few hundred milliseconds at least.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(log.String(), "msg=starting") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("agent did not log starting within 30 s:\n%s", log.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +94,9 @@ func TestSignalDuringStartupStopsCleanly(t *testing.T) {
 	}
 	if status := cmd.ProcessState.ExitCode(); status != 0 {
 		t.Errorf("exit status %d after a SIGTERM during start-up, want 0:\n%s", status, log.String())
+	}
+	if !strings.Contains(log.String(), "msg=stopped") {
+		t.Errorf("no stopped line after a SIGTERM during start-up:\n%s", log.String())
 	}
 }
 

@@ -116,7 +116,7 @@ type Options struct {
 	// default is a quarter of RingBufferBytes.
 	WakeupBytes uint32
 	// FlushInterval bounds how long an event may wait in the ring buffer
-	// before it is read; default 100 ms.
+	// before it is read; default 100 ms, at least MinFlushInterval.
 	FlushInterval time.Duration
 	// MaxInflight bounds the map of calls between enter and exit; default 16384.
 	MaxInflight uint32
@@ -185,6 +185,11 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// MinFlushInterval is the shortest Options.FlushInterval. The reader waits
+// in epoll, whose timeout counts whole milliseconds, so a shorter interval
+// would round to no wait at all and keep a core busy polling.
+const MinFlushInterval = 10 * time.Millisecond
+
 // MaxFilterEntries is how many values each filter set (pids, uids, comms,
 // cgroups) can hold: the size of its map in bpf/sendfile.bpf.c.
 const MaxFilterEntries = 1024
@@ -204,6 +209,9 @@ func (o Options) validate() error {
 	size := o.RingBufferBytes
 	if size&(size-1) != 0 || size < 4096 {
 		return fmt.Errorf("invalid ring buffer size %d: want a power of two of at least 4096 bytes", size)
+	}
+	if o.FlushInterval < MinFlushInterval {
+		return fmt.Errorf("invalid flush interval %s: want at least %s", o.FlushInterval, MinFlushInterval)
 	}
 	if o.WakeupBytes > size {
 		return fmt.Errorf("invalid wakeup threshold %d: larger than the ring buffer (%d bytes)", o.WakeupBytes, size)

@@ -827,6 +827,7 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		{"ring size", Options{RingBufferBytes: 5000}, "invalid ring buffer size 5000"},
 		{"sample ratio", Options{Filter: Filter{SampleRatio: 1.5}}, "invalid sample ratio 1.5"},
 		{"comm", Options{Filter: Filter{Comms: []string{"a-very-long-thread-name"}}}, "invalid comm filter"},
+		{"flush interval", Options{FlushInterval: time.Millisecond}, "invalid flush interval 1ms"},
 		{"NaN sample ratio", Options{Filter: Filter{SampleRatio: math.NaN()}}, "invalid sample ratio NaN"},
 		// The filter maps in bpf/sendfile.bpf.c hold 1024 entries each.
 		{"too many pids", Options{Filter: Filter{TGIDs: make([]uint32, 1025)}}, "1025 pids"},

@@ -98,6 +98,10 @@ type Bridge struct {
 	dropping     atomic.Bool   // set by DropSpans
 	dropped      atomic.Uint64 // events counted by CountDropped or after DropSpans
 
+	// settleMu orders SettleExports against the exporter's late results.
+	settleMu sync.Mutex
+	settled  bool // SettleExports ran: later export results are not counted
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -228,18 +232,41 @@ func (b *Bridge) CountDropped() {
 func (b *Bridge) CountReadError() { b.readErrors.Add(1) }
 
 // CountExportFailed counts n spans the exporter failed to export, reported
-// as lost with reason export_failed. Values of n below 1 are ignored.
+// as lost with reason export_failed. Values of n below 1 are ignored, and
+// so is every call after SettleExports.
 func (b *Bridge) CountExportFailed(n int) {
-	if n > 0 {
+	b.settleMu.Lock()
+	defer b.settleMu.Unlock()
+	if n > 0 && !b.settled {
 		b.exportFailed.Add(uint64(n))
 	}
 }
 
-// countExported counts n spans exported successfully.
+// countExported counts n spans exported successfully, unless
+// SettleExports already counted them as failed.
 func (b *Bridge) countExported(n int) {
-	if n > 0 {
+	b.settleMu.Lock()
+	defer b.settleMu.Unlock()
+	if n > 0 && !b.settled {
 		b.exported.Add(uint64(n))
 	}
+}
+
+// SettleExports counts every span created but neither exported nor
+// failed yet as failed, and returns how many that was. It is for the end
+// of a shutdown whose span flush ran out of time: an export still under way
+// then reports nothing, so that no span is counted twice.
+func (b *Bridge) SettleExports() int64 {
+	b.settleMu.Lock()
+	defer b.settleMu.Unlock()
+	b.settled = true
+	spanFailures := int64(b.exportFailed.Load()) - int64(b.dropped.Load())
+	left := int64(b.spansCreated.Load()) - int64(b.exported.Load()) - spanFailures
+	if left <= 0 {
+		return 0
+	}
+	b.exportFailed.Add(uint64(left))
+	return left
 }
 
 // Stats are the bridge's own counts since New.

@@ -478,3 +478,48 @@ func TestHandleEventReusesTaskNames(t *testing.T) {
 		t.Errorf("task name cache holds %d names, want 3", len(tb.comms))
 	}
 }
+
+func TestSettleExportsCountsLeftoverSpansOnce(t *testing.T) {
+	tb := newTestBridge(t, bridgeOptions{noMetric: true})
+	ev := nativeEvent()
+	for range 3 {
+		tb.HandleEvent(&ev)
+	}
+	tb.countExported(1)     // one span exported
+	tb.CountExportFailed(1) // one in a failed export
+	tb.CountDropped()       // one event that never became a span
+
+	if left := tb.SettleExports(); left != 1 {
+		t.Errorf("SettleExports = %d, want 1: 3 spans created, 1 exported, 1 failed", left)
+	}
+	// An export that was under way finishes late: it must not count again.
+	tb.countExported(1)
+	tb.CountExportFailed(1)
+	stats := tb.Stats()
+	if stats.SpansExported != 1 {
+		t.Errorf("SpansExported %d, want 1", stats.SpansExported)
+	}
+	if stats.ExportFailed != 3 {
+		t.Errorf("ExportFailed %d, want 3: 1 failed export, 1 dropped event, 1 settled span", stats.ExportFailed)
+	}
+	if stats.Dropped != 1 {
+		t.Errorf("Dropped %d, want 1", stats.Dropped)
+	}
+}
+
+func TestDropSpansCountsInsteadOfCreating(t *testing.T) {
+	tb := newTestBridge(t, bridgeOptions{noMetric: true})
+	ev := nativeEvent()
+	tb.HandleEvent(&ev)
+	tb.DropSpans()
+	tb.HandleEvent(&ev)
+	tb.HandleEvent(&ev)
+
+	if got := len(tb.spans.GetSpans()); got != 1 {
+		t.Errorf("%d spans reached the exporter, want the 1 made before DropSpans", got)
+	}
+	stats := tb.Stats()
+	if stats.SpansCreated != 1 || stats.Dropped != 2 || stats.ExportFailed != 2 {
+		t.Errorf("stats %+v: want 1 span created and 2 events dropped, counted as failed", stats)
+	}
+}

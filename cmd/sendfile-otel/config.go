@@ -47,6 +47,7 @@ type config struct {
 	logFormat       string
 
 	fromEnv map[string]bool // flags set by their environment twin
+	given   map[string]bool // flags set on the command line or by their twin, true for each
 }
 
 // newFlagSet defines the flags of run and check on cfg.
@@ -83,15 +84,15 @@ func envName(flagName string) string {
 
 // parseArgs parses the command line, then fills every flag not given there
 // from its environment twin, unless the twin is empty.
-func parseArgs(fs *flag.FlagSet, args []string) (fromEnv map[string]bool, err error) {
+func parseArgs(fs *flag.FlagSet, args []string) (fromEnv, given map[string]bool, err error) {
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	fromEnv = map[string]bool{}
-	given := map[string]bool{}
+	given = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 
 	var errs []error
@@ -110,7 +111,27 @@ func parseArgs(fs *flag.FlagSet, args []string) (fromEnv map[string]bool, err er
 		}
 		fromEnv[f.Name] = true
 	})
-	return fromEnv, errors.Join(errs...)
+	for name := range fromEnv {
+		given[name] = true
+	}
+	return fromEnv, given, errors.Join(errs...)
+}
+
+// spanOnlyFlags have no effect when the kernel sends no span events.
+var spanOnlyFlags = []string{"pid", "uid", "comm", "cgroup", "min-bytes", "errors-only", "enrich", "capture-paths", "ring-buffer-size", "flush-interval", "max-inflight"}
+
+// ignoredSettings returns the settings given that have no effect in this
+// configuration, so that the agent can warn about them.
+func (c *config) ignoredSettings() []string {
+	var ignored []string
+	if !c.spans {
+		for _, name := range spanOnlyFlags {
+			if c.given[name] {
+				ignored = append(ignored, c.ref(name))
+			}
+		}
+	}
+	return ignored
 }
 
 // valueKind describes the values a flag accepts, for error messages.
@@ -171,8 +192,8 @@ func (c *config) probeOptions(sampleRatio float64, logger *slog.Logger) (bpf.Opt
 	if c.minBytes < 0 {
 		return bpf.Options{}, fmt.Errorf("invalid %s %d: want 0 or more", c.ref("min-bytes"), c.minBytes)
 	}
-	if c.flushInterval < time.Millisecond || c.flushInterval > time.Minute {
-		return bpf.Options{}, fmt.Errorf("invalid %s %s: want 1ms to 1m", c.ref("flush-interval"), c.flushInterval)
+	if c.flushInterval < bpf.MinFlushInterval || c.flushInterval > time.Minute {
+		return bpf.Options{}, fmt.Errorf("invalid %s %s: want %s to 1m", c.ref("flush-interval"), c.flushInterval, bpf.MinFlushInterval)
 	}
 
 	filter := bpf.Filter{

@@ -71,6 +71,7 @@ func TestInvalidConfigurationExitsTwo(t *testing.T) {
 		{"zero shutdown timeout", nil, []string{"--shutdown-timeout=0s"}, "--shutdown-timeout"},
 		{"check with a bad probe", nil, []string{"check", "--probe=bogus"}, "bogus"},
 		{"check with a zero shutdown timeout", nil, []string{"check", "--shutdown-timeout=0s"}, "--shutdown-timeout"},
+		{"flush interval below 10ms", nil, []string{"--flush-interval=1ms"}, "--flush-interval"},
 		{"zero ring buffer", nil, []string{"--ring-buffer-size=0"}, "power of two"},
 		{"twin named in the message", map[string]string{"SENDFILE_OTEL_PROBE": "bogus"}, nil, "SENDFILE_OTEL_PROBE"},
 		{"not a cgroup", nil, []string{"--cgroup=/proc/self/status"}, "not on a cgroup v2 file system"},

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -79,6 +81,12 @@ func run(cfg *config, logger *slog.Logger) error {
 	if tracesKind == telemetry.ExporterNone && cfg.spans {
 		logger.Info("OTEL_TRACES_EXPORTER=none: span events are turned off in the kernel")
 		cfg.spans = false
+	}
+	if ignored := cfg.ignoredSettings(); len(ignored) > 0 {
+		logger.Warn("settings that only shape span events have no effect without them", "settings", strings.Join(ignored, ","))
+	}
+	if tracesKind == telemetry.ExporterNone && metricsKind == telemetry.ExporterNone {
+		logger.Warn("OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER are both none: nothing is exported")
 	}
 	routeSDKLogs(logger)
 
@@ -187,12 +195,53 @@ func run(cfg *config, logger *slog.Logger) error {
 // as failed exports, to logger, so that --log-format applies to it too.
 func routeSDKLogs(logger *slog.Logger) {
 	sdkLogger := logger.With("component", "otel-sdk")
+	limiter := &sdkErrorLimiter{}
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		sdkLogger.Warn("OpenTelemetry SDK error", "error", err)
+		if suppressed, ok := limiter.allow(time.Now()); ok {
+			sdkLogger.Warn("OpenTelemetry SDK error", "error", shorten(err.Error(), maxSDKErrorBytes), "similar_errors_not_logged", suppressed)
+		}
 	}))
 	// The SDK logs at logr verbosity 0 (info) and above for debugging only;
 	// its errors come through the handler above.
 	otel.SetLogger(logr.FromSlogHandler(sdkLogger.Handler()))
+}
+
+// sdkErrorInterval is the least time between two logged SDK errors: an
+// exporter that keeps failing reports every batch, and each failed export
+// is counted in sendfile_otel.events.lost anyway.
+const sdkErrorInterval = 10 * time.Second
+
+// maxSDKErrorBytes bounds a logged SDK error. The console exporter reports
+// a failed write once per span of the batch.
+const maxSDKErrorBytes = 1024
+
+// sdkErrorLimiter lets one SDK error through per sdkErrorInterval.
+type sdkErrorLimiter struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether an error at now may be logged, and how many were
+// held back since the last one that was.
+func (l *sdkErrorLimiter) allow(now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < sdkErrorInterval {
+		l.suppressed++
+		return 0, false
+	}
+	suppressed := l.suppressed
+	l.last, l.suppressed = now, 0
+	return suppressed, true
+}
+
+// shorten cuts s to at most n bytes, saying how much it left out.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("%s... (%d more bytes)", s[:n], len(s)-n)
 }
 
 // readEvents turns ring-buffer events into spans until the probe stops.
@@ -250,10 +299,7 @@ func shutdown(ctx context.Context, probe *bpf.Probe, bridge *otelbridge.Bridge, 
 		}
 		// Spans still queued when the time ran out never reach the
 		// exporter: count them as failed exports before the last metric export.
-		stats := bridge.Stats()
-		spanFailures := int64(stats.ExportFailed) - int64(stats.Dropped)
-		if left := int64(stats.SpansCreated) - int64(stats.SpansExported) - spanFailures; left > 0 {
-			bridge.CountExportFailed(int(left))
+		if left := bridge.SettleExports(); left > 0 {
 			logger.Warn("spans not exported before the shutdown timeout, counted as export_failed", "spans", left)
 		}
 	}

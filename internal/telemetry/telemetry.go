@@ -118,12 +118,14 @@ type BatchSpan struct {
 //
 // The queue is short because the ring buffer is the cheaper place to wait:
 // a queued span holds several KiB of Go heap that the garbage collector
-// scans, a waiting event 1.7 KiB of kernel memory. A batch of 512 spans of
-// about 1 KiB each stays well below the 4 MiB that gRPC servers, the
-// OpenTelemetry Collector's included, accept per message by default.
+// scans, a waiting event 1.7 KiB of kernel memory. A batch of 1024 spans,
+// under 1 KiB each without long paths and at most about 2.5 KiB with two,
+// stays below the 4 MiB that gRPC servers, the OpenTelemetry Collector's
+// included, accept per message by default. docs/benchmark-history.md has
+// the measurements behind these sizes.
 var DefaultBatchSpan = BatchSpan{
 	MaxQueueSize:       2048,
-	MaxExportBatchSize: 512,
+	MaxExportBatchSize: 1024,
 	ScheduleDelay:      time.Second,
 	ExportTimeout:      30 * time.Second,
 }

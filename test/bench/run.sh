@@ -10,6 +10,7 @@
 #   BENCH_PHASES [tight,rates,nginx,profile]         phases to run
 #   BENCH_PROFILE_RATE [50000], BENCH_PROFILE_SECONDS [8]   the profiled load
 #   BENCH_KEEP [0]             1 keeps the scratch directory with the tracers' logs
+#   GOGC, OTEL_BSP_*           passed to the agent, for experiments with its span pipeline
 set -euo pipefail
 
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -56,7 +57,9 @@ echo "bench: building the agent with symbols, the workload and the driver" >&2
 (cd "$bench_dir" && "$go" build -trimpath -o "$work/bench" .)
 
 command="make bench"
-for var in BENCH_ROUNDS BENCH_SECONDS BENCH_RATES BENCH_PHASES BENCH_PROFILE_RATE BENCH_PROFILE_SECONDS; do
+# GOGC and OTEL_BSP_* reach the agent, so they belong in the command too.
+for var in BENCH_ROUNDS BENCH_SECONDS BENCH_RATES BENCH_PHASES BENCH_PROFILE_RATE BENCH_PROFILE_SECONDS \
+	GOGC OTEL_BSP_MAX_QUEUE_SIZE OTEL_BSP_MAX_EXPORT_BATCH_SIZE OTEL_BSP_SCHEDULE_DELAY OTEL_BSP_EXPORT_TIMEOUT; do
 	if [[ -n ${!var:-} ]]; then
 		command="$var=${!var} $command"
 	fi

@@ -328,11 +328,13 @@ func (w *lineWatcher) Write(p []byte) (int, error) {
 }
 
 // cleanEnv returns this process's environment without the variables that
-// would change how a tracer behaves.
+// would change how a tracer behaves, except GOGC and OTEL_BSP_*, which are
+// left for experiments with the agent's span pipeline.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "OTEL_") || strings.HasPrefix(kv, "SENDFILE_OTEL_") || strings.HasPrefix(kv, "BPFTRACE_") {
+		// OTEL_BSP_* stays, like GOGC: sizing experiments set them for the agent.
+		if (strings.HasPrefix(kv, "OTEL_") && !strings.HasPrefix(kv, "OTEL_BSP_")) || strings.HasPrefix(kv, "SENDFILE_OTEL_") || strings.HasPrefix(kv, "BPFTRACE_") {
 			continue
 		}
 		env = append(env, kv)

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/sendfile-otel/sendfile-otel/bpf"
+	"github.com/sendfile-otel/sendfile-otel/internal/lograte"
 	"github.com/sendfile-otel/sendfile-otel/semconv"
 )
 
@@ -100,6 +101,8 @@ func (b *Bridge) registerMetrics(provider metric.MeterProvider, source TotalsSou
 		callsSets:     make(map[totalsKey]userOption),
 		ioSets:        make(map[uint32]userOption),
 		reasonOptions: make(map[string]metric.MeasurementOption),
+		totalsLog:     errorLog{lograte.Limiter{Interval: errorLogInterval}},
+		countersLog:   errorLog{lograte.Limiter{Interval: errorLogInterval}},
 	}
 	for _, reason := range []string{
 		semconv.ReasonRingBufferFull, semconv.ReasonOrphanExit, semconv.ReasonInflightFailed,
@@ -252,20 +255,14 @@ func (o *observer) ioOption(uid uint32, name string, named bool) metric.Measurem
 	return option
 }
 
-// errorLog rate-limits the Warn logs of one recurring error to one per
-// errorLogInterval, counting the repeats it held back.
+// errorLog rate-limits the Warn logs of one recurring error, counting the
+// repeats it held back.
 type errorLog struct {
-	loggedAt   time.Time
-	suppressed int
+	limiter lograte.Limiter
 }
 
 func (l *errorLog) warn(logger *slog.Logger, msg string, err error) {
-	now := time.Now()
-	if !l.loggedAt.IsZero() && now.Sub(l.loggedAt) < errorLogInterval {
-		l.suppressed++
-		return
+	if suppressed, ok := l.limiter.Allow(time.Now()); ok {
+		logger.Warn(msg, "error", err, "repeats_since_last_log", suppressed)
 	}
-	logger.Warn(msg, "error", err, "repeats_since_last_log", l.suppressed)
-	l.loggedAt = now
-	l.suppressed = 0
 }

@@ -5,25 +5,7 @@ package main
 import (
 	"strings"
 	"testing"
-	"time"
 )
-
-func TestSDKErrorLimiter(t *testing.T) {
-	var l sdkErrorLimiter
-	start := time.Unix(1000, 0)
-	if _, ok := l.allow(start); !ok {
-		t.Fatal("the first error was held back")
-	}
-	for i := 1; i <= 3; i++ {
-		if _, ok := l.allow(start.Add(time.Duration(i) * time.Second)); ok {
-			t.Errorf("error %d s after a logged one was let through, want one per %s", i, sdkErrorInterval)
-		}
-	}
-	suppressed, ok := l.allow(start.Add(sdkErrorInterval))
-	if !ok || suppressed != 3 {
-		t.Errorf("allow after %s = %d, %v; want 3 held back, true", sdkErrorInterval, suppressed, ok)
-	}
-}
 
 func TestShorten(t *testing.T) {
 	if got := shorten("short", 10); got != "short" {

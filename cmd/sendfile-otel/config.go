@@ -46,8 +46,8 @@ type config struct {
 	logLevel        string
 	logFormat       string
 
-	fromEnv map[string]bool // flags set by their environment twin
-	given   map[string]bool // flags set on the command line or by their twin, true for each
+	fromEnv  map[string]bool // flags set by their environment twin
+	explicit map[string]bool // flags set on the command line or by their twin, true for each
 }
 
 // newFlagSet defines the flags of run and check on cfg.
@@ -84,7 +84,7 @@ func envName(flagName string) string {
 
 // parseArgs parses the command line, then fills every flag not given there
 // from its environment twin, unless the twin is empty.
-func parseArgs(fs *flag.FlagSet, args []string) (fromEnv, given map[string]bool, err error) {
+func parseArgs(fs *flag.FlagSet, args []string) (fromEnv, explicit map[string]bool, err error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -92,12 +92,12 @@ func parseArgs(fs *flag.FlagSet, args []string) (fromEnv, given map[string]bool,
 		return nil, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	fromEnv = map[string]bool{}
-	given = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	explicit = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] {
+		if explicit[f.Name] {
 			return
 		}
 		// An empty twin counts as unset, as an empty OTEL_* variable does.
@@ -112,21 +112,21 @@ func parseArgs(fs *flag.FlagSet, args []string) (fromEnv, given map[string]bool,
 		fromEnv[f.Name] = true
 	})
 	for name := range fromEnv {
-		given[name] = true
+		explicit[name] = true
 	}
-	return fromEnv, given, errors.Join(errs...)
+	return fromEnv, explicit, errors.Join(errs...)
 }
 
 // spanOnlyFlags have no effect when the kernel sends no span events.
 var spanOnlyFlags = []string{"pid", "uid", "comm", "cgroup", "min-bytes", "errors-only", "enrich", "capture-paths", "ring-buffer-size", "flush-interval", "max-inflight"}
 
-// ignoredSettings returns the settings given that have no effect in this
+// ignoredSettings returns the settings set explicitly that have no effect in this
 // configuration, so that the agent can warn about them.
 func (c *config) ignoredSettings() []string {
 	var ignored []string
 	if !c.spans {
 		for _, name := range spanOnlyFlags {
-			if c.given[name] {
+			if c.explicit[name] {
 				ignored = append(ignored, c.ref(name))
 			}
 		}

@@ -76,8 +76,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	fromEnv, given, err := parseArgs(fs, args)
-	cfg.fromEnv, cfg.given = fromEnv, given
+	fromEnv, explicit, err := parseArgs(fs, args)
+	cfg.fromEnv, cfg.explicit = fromEnv, explicit
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -20,9 +20,9 @@ func TestShorten(t *testing.T) {
 
 func TestIgnoredSettingsWithoutSpans(t *testing.T) {
 	cfg := config{
-		spans:   false,
-		given:   map[string]bool{"pid": true, "comm": true, "log-level": true},
-		fromEnv: map[string]bool{"comm": true},
+		spans:    false,
+		explicit: map[string]bool{"pid": true, "comm": true, "log-level": true},
+		fromEnv:  map[string]bool{"comm": true},
 	}
 	got := strings.Join(cfg.ignoredSettings(), " ")
 	if got != "--pid SENDFILE_OTEL_COMM" {

@@ -6,13 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // startSilentCollector accepts connections on loopback and reads from them
@@ -88,34 +84,15 @@ func lastLostExportFailed(t *testing.T, stdout string) (int64, bool) {
 func TestHangingCollectorCountsEveryCallAtShutdown(t *testing.T) {
 	requireRoot(t)
 	endpoint := startSilentCollector(t)
-	comm := filepath.Base(os.Args[0])
-	comm = comm[:min(15, len(comm))]
 	a := startAgent(t, []string{
 		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://" + endpoint,
 		"OTEL_METRICS_EXPORTER=console",
 		"OTEL_BSP_MAX_QUEUE_SIZE=10",
 		"OTEL_BSP_MAX_EXPORT_BATCH_SIZE=5",
-	}, "--comm", comm, "--shutdown-timeout=3s")
+	}, "--comm", testComm(), "--shutdown-timeout=3s")
 
-	inPath := filepath.Join(t.TempDir(), "in")
-	writeFile(t, inPath, 4096)
-	in, err := os.Open(inPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
 	const calls = 101
-	for i := 0; i < calls; i++ {
-		off := int64(0)
-		if _, err := unix.Sendfile(int(out.Fd()), int(in.Fd()), &off, 10); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sendfileToNull(t, calls, 10)
 	time.Sleep(time.Second) // the events reach the reader, which stalls on the full queue
 
 	err, took := a.stop(t, 15*time.Second)

@@ -18,6 +18,37 @@ import (
 // consoleEnv runs an agent that exports to stdout and nowhere else.
 var consoleEnv = []string{"OTEL_TRACES_EXPORTER=console", "OTEL_METRICS_EXPORTER=console"}
 
+// testComm returns this test process's task name, which the kernel cuts to
+// 15 bytes.
+func testComm() string {
+	comm := filepath.Base(os.Args[0])
+	return comm[:min(15, len(comm))]
+}
+
+// sendfileToNull makes calls sendfile calls of size bytes from a new file
+// to /dev/null, each from offset 0.
+func sendfileToNull(t *testing.T, calls, size int) {
+	t.Helper()
+	inPath := filepath.Join(t.TempDir(), "in")
+	writeFile(t, inPath, 4096)
+	in, err := os.Open(inPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	for i := 0; i < calls; i++ {
+		off := int64(0)
+		if _, err := unix.Sendfile(int(out.Fd()), int(in.Fd()), &off, size); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // waitExit waits for the agent's exit and returns its status.
 func waitExit(t *testing.T, a *agent, bound time.Duration) int {
 	t.Helper()
@@ -71,6 +102,7 @@ func TestSignalDuringStartupStopsCleanly(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+
 	// "starting" comes once the signal handlers are in place, before the
 	// programs load, which takes a few hundred milliseconds at least.
 	deadline := time.Now().Add(30 * time.Second)
@@ -84,6 +116,7 @@ func TestSignalDuringStartupStopsCleanly(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -92,6 +125,7 @@ func TestSignalDuringStartupStopsCleanly(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("agent did not exit within 30 s of a SIGTERM during start-up:\n%s", log.String())
 	}
+
 	if status := cmd.ProcessState.ExitCode(); status != 0 {
 		t.Errorf("exit status %d after a SIGTERM during start-up, want 0:\n%s", status, log.String())
 	}
@@ -102,17 +136,12 @@ func TestSignalDuringStartupStopsCleanly(t *testing.T) {
 
 func TestClosedStdoutPipeCountsFailedExports(t *testing.T) {
 	requireRoot(t)
-	inPath := filepath.Join(t.TempDir(), "in")
-	writeFile(t, inPath, 4096)
 	reader, writer, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The kernel keeps the first 15 bytes of a task name.
-	comm := filepath.Base(os.Args[0])
-	comm = comm[:min(15, len(comm))]
 	log := &lockedBuffer{}
-	cmd := exec.Command(agentBinary(t), "--comm", comm)
+	cmd := exec.Command(agentBinary(t), "--comm", testComm())
 	cmd.Env = append(os.Environ(), consoleEnv...)
 	cmd.Stdout = writer
 	cmd.Stderr = log
@@ -129,22 +158,7 @@ func TestClosedStdoutPipeCountsFailedExports(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// Calls of this test process become spans the console exporter writes.
-	in, err := os.Open(inPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	for i := 0; i < 10; i++ {
-		off := int64(0)
-		if _, err := unix.Sendfile(int(out.Fd()), int(in.Fd()), &off, 100); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sendfileToNull(t, 10, 100)
 	time.Sleep(2 * time.Second) // past the batch delay, so an export is tried
 	select {
 	case err := <-done:
